@@ -1,0 +1,23 @@
+/* spike.h - the spike function Theta of turn-off neurons (model.md §1).
+ *
+ *   Theta(v) = 1 if v >= 0.5 else 0
+ *   dTheta/dv = 1 if 0 <= v <= 1 else 0     (clipped straight-through)
+ *
+ * The same threshold is used in training and in inference. */
+#ifndef NEURONS_SPIKE_H
+#define NEURONS_SPIKE_H
+
+#include <stddef.h>
+
+#include "sim/real.h"
+
+#define SPIKE_THRESHOLD ((real)0.5)
+#define SPIKE_CLIP_LO ((real)0.0)
+#define SPIKE_CLIP_HI ((real)1.0)
+
+/* out[i] = Theta(v[i]); returns the number of spikes. out may equal v. */
+size_t spike_forward(real *out, const real *v, size_t n);
+/* dv[i] += ds[i] if 0 <= v[i] <= 1. */
+void spike_backward(real *dv, const real *ds, const real *v, size_t n);
+
+#endif

@@ -1,0 +1,37 @@
+/* blas.h - one small wrapper over CBLAS GEMM.
+ *
+ * The BLAS is loaded at run time with dlopen so that we can pick its kernel
+ * before it initializes: Debian's OpenBLAS 0.3.21 detects some virtual CPUs
+ * as "Prescott" and then runs sgemm ~4x below the CPU's speed. Unless the user
+ * set OPENBLAS_CORETYPE, blas_init sets it from the CPU's features (AVX-512 ->
+ * SkylakeX, AVX2+FMA -> Haswell) and then opens OpenBLAS. If OpenBLAS is
+ * absent it falls back to BLIS, then to the reference CBLAS. The library
+ * handle is process-wide and written once (pthread_once); nothing else here
+ * is mutable.
+ *
+ * All matrices are row-major. */
+#ifndef SIM_BLAS_H
+#define SIM_BLAS_H
+
+#include <stddef.h>
+
+#include "real.h"
+#include "status.h"
+
+typedef enum { BLAS_N = 0, BLAS_T = 1 } blas_trans;
+
+/* Load the library (idempotent, thread-safe). On failure returns SIM_ELIB
+ * and, if err is not NULL, writes a one-line reason into it. */
+sim_status blas_init(char *err, size_t errlen);
+/* C = alpha op(A) op(B) + beta C; op(A) is M x K, op(B) is K x N. Aborts with
+ * a message if no BLAS can be loaded (call blas_init first to handle it). */
+void blas_gemm(blas_trans ta, blas_trans tb, int M, int N, int K, real alpha, const real *A,
+               int lda, const real *B, int ldb, real beta, real *C, int ldc);
+/* Library, version and kernel in use, e.g. "OpenBLAS 0.3.21 (core SkylakeX)". */
+const char *blas_name(void);
+void blas_set_threads(int n);
+/* Measure GEMM speed on an n x n x n product for about `seconds`; returns
+ * GFLOP/s in the build's precision with the current thread count. */
+double blas_measure_gflops(int n, double seconds);
+
+#endif

@@ -1,0 +1,62 @@
+/* main.c - bin/sim: the command-line front end.
+ *
+ *   sim --version                    version, precision, BLAS and its GFLOP/s
+ *   sim --help                       usage
+ *
+ * Subcommands are added by the trainer, engine, analysis and server. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/blas.h"
+#include "sim/real.h"
+#include "sim/version.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sim [--version] [--help] <command> [options]\n"
+            "\n"
+            "T-RevSNN: temporal reversible spiking neural networks, trained densely\n"
+            "and run event-driven.\n"
+            "\n"
+            "options:\n"
+            "  --version   print version, precision, BLAS library and measured GFLOP/s\n"
+            "  --help      this text\n");
+}
+
+static int print_version(void)
+{
+    char err[256];
+    printf("sim %s (T-RevSNN simulator), %s precision\n", SIM_VERSION, REAL_NAME);
+    if (blas_init(err, sizeof err) != SIM_OK) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 1;
+    }
+    blas_set_threads(1);
+    double g1 = blas_measure_gflops(512, 0.6);
+    blas_set_threads(2);
+    double g2 = blas_measure_gflops(512, 0.6);
+    blas_set_threads(1);
+    printf("BLAS: %s\n", blas_name());
+    printf("GEMM 512x512x512 (%s): %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads "
+           "(median of bursts)\n",
+           REAL_IS_DOUBLE ? "dgemm" : "sgemm", g1, g2);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+        return print_version();
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sim: unknown command or option '%s' (expected --version, --help)\n",
+            argv[1]);
+    return 2;
+}

@@ -1,0 +1,143 @@
+/* harness.c - CUnit runner and numeric comparison helpers for the tests. */
+#include "harness.h"
+
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sim/blas.h"
+
+int harness_run(const char *suite, const harness_test *tests)
+{
+    char err[256];
+    if (blas_init(err, sizeof err) != SIM_OK) {
+        fprintf(stderr, "%s: %s\n", suite, err);
+        return 1;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    if (!s) {
+        CU_cleanup_registry();
+        return 1;
+    }
+    for (const harness_test *t = tests; t->name; t++)
+        if (!CU_add_test(s, t->name, t->fn)) {
+            CU_cleanup_registry();
+            return 1;
+        }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    unsigned ran = CU_get_number_of_tests_run();
+    CU_cleanup_registry();
+    if (ran == 0) {
+        fprintf(stderr, "%s: no test ran\n", suite);
+        return 1;
+    }
+    return failed ? 1 : 0;
+}
+
+static int close_impl(const char *what, const real *a, const real *bf, const double *bd,
+                      size_t n, double rtol, double atol)
+{
+    double maxd = 0;
+    size_t first = n, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)a[i], y = bd ? bd[i] : (double)bf[i];
+        double d = fabs(x - y);
+        int bad = !(d <= atol + rtol * fabs(y)); /* NaN counts as bad */
+        if (bad && first == n)
+            first = i;
+        if (!(d <= maxd)) {
+            maxd = d;
+            worst = i;
+        }
+    }
+    if (first == n)
+        return 1;
+    double fy = bd ? bd[first] : (double)bf[first];
+    double wy = bd ? bd[worst] : (double)bf[worst];
+    fprintf(stderr,
+            "\n  %s: mismatch at [%zu]: got %.17g, expected %.17g; max |diff| %.3g at [%zu] "
+            "(got %.17g, expected %.17g); rtol %g atol %g, n %zu\n",
+            what, first, (double)a[first], fy, maxd, worst, (double)a[worst], wy, rtol, atol, n);
+    return 0;
+}
+
+int harness_close(const char *what, const real *a, const real *b, size_t n, double rtol,
+                  double atol)
+{
+    return close_impl(what, a, b, NULL, n, rtol, atol);
+}
+
+int harness_close_d(const char *what, const real *a, const double *b, size_t n, double rtol,
+                    double atol)
+{
+    return close_impl(what, a, NULL, b, n, rtol, atol);
+}
+
+int harness_grad_check(const char *what, double (*f)(void *ud), void *ud, real *x, const real *g,
+                       size_t n, double h, double tol, const unsigned char *skip,
+                       size_t max_points)
+{
+    size_t step = (max_points && n > max_points) ? n / max_points : 1;
+    size_t npts = 0;
+    double *fd = calloc(n, sizeof *fd);
+    if (!fd)
+        return 0;
+    double fdmax = 0;
+    for (size_t i = 0; i < n; i += step) {
+        if (skip && skip[i])
+            continue;
+        real keep = x[i];
+        x[i] = (real)(keep + h);
+        double fp = f(ud);
+        x[i] = (real)(keep - h);
+        double fm = f(ud);
+        x[i] = keep;
+        fd[i] = (fp - fm) / (2 * h);
+        if (fabs(fd[i]) > fdmax)
+            fdmax = fabs(fd[i]);
+        npts++;
+    }
+    double floor_ = fdmax > 0 ? 1e-3 * fdmax : 1e-12;
+    double worst = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i += step) {
+        if (skip && skip[i])
+            continue;
+        double gi = (double)g[i];
+        double den = fmax(fmax(fabs(gi), fabs(fd[i])), floor_);
+        double e = fabs(gi - fd[i]) / den;
+        if (!(e <= worst)) {
+            worst = e;
+            wi = i;
+        }
+    }
+    int ok = worst <= tol && npts > 0;
+    if (!ok || getenv("SIM_TEST_VERBOSE"))
+        fprintf(stderr,
+                "\n  %s: gradient check %s: worst rel err %.3g at [%zu] (analytic %.12g, "
+                "numeric %.12g), %zu points, h %g, tol %g\n",
+                what, ok ? "ok" : "FAILED", worst, wi, (double)g[wi], fd[wi], npts, h, tol);
+    free(fd);
+    return ok;
+}
+
+void harness_ctx(sim_ctx *ctx, unsigned long seed)
+{
+    if (ctx_init(ctx, seed) != SIM_OK) {
+        fprintf(stderr, "cannot initialize context\n");
+        exit(1);
+    }
+}
+
+const char *harness_testdata(const char *name)
+{
+    static char buf[4096];
+    const char *dir = getenv("SIM_TESTDATA");
+    snprintf(buf, sizeof buf, "%s/%s", dir && *dir ? dir : "../shared/testdata", name);
+    return buf;
+}

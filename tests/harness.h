@@ -1,0 +1,55 @@
+/* harness.h - shared helpers for the CUnit test programs.
+ *
+ * Each tests/<module>/test_<name>.c is its own program whose main() calls
+ * harness_run with a table of tests; it prints CUnit's run summary and exits
+ * non-zero when anything failed. Comparisons print the first differing
+ * element and the maximum difference, so a failure says what went wrong. */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+
+#include "sim/ctx.h"
+#include "sim/real.h"
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} harness_test;
+
+/* Run one suite (tests terminated by {NULL, NULL}); returns the exit code. */
+int harness_run(const char *suite, const harness_test *tests);
+
+/* Tolerance suited to the build: tol_double in the double build, tol_float
+ * in the float build. */
+#define TOL(tol_double, tol_float) (REAL_IS_DOUBLE ? (tol_double) : (tol_float))
+
+/* Compare two arrays elementwise with |a-b| <= atol + rtol*|b|. On failure
+ * prints `what`, the first failing index with both values and the max abs
+ * difference, and returns 0; returns 1 when all match. */
+int harness_close(const char *what, const real *a, const real *b, size_t n, double rtol,
+                  double atol);
+/* Same for double arrays (references computed in double). */
+int harness_close_d(const char *what, const real *a, const double *b, size_t n, double rtol,
+                    double atol);
+#define CHECK_CLOSE(what, a, b, n, rtol, atol) CU_ASSERT(harness_close(what, a, b, n, rtol, atol))
+
+/* Central finite-difference gradient check of a scalar function f(ud) with
+ * respect to x[0..n). For each i with !skip[i] (skip may be NULL), perturbs
+ * x[i] by +-h, evaluates f, restores x[i], and compares to g[i] with
+ *   err_i = |g_i - fd_i| / max(|g_i|, |fd_i|, floor),
+ *   floor = 1e-3 * max_j |fd_j| (so exact zeros do not divide by zero).
+ * Checks at most max_points indices (evenly spread; 0 = all). Prints the
+ * worst error; returns 1 when every err_i <= tol. */
+int harness_grad_check(const char *what, double (*f)(void *ud), void *ud, real *x, const real *g,
+                       size_t n, double h, double tol, const unsigned char *skip,
+                       size_t max_points);
+
+/* A context for a test, seeded; tests call ctx_free at the end. */
+void harness_ctx(sim_ctx *ctx, unsigned long seed);
+
+/* Path of a file in ../shared/testdata (env SIM_TESTDATA overrides). */
+const char *harness_testdata(const char *name);
+
+#endif

@@ -1,0 +1,45 @@
+/* conv2d.h - 2-D convolution with square kernel, stride, zero padding,
+ * groups (depthwise included) and optional bias, forward and backward.
+ *
+ * Activations are channel-major (C, N, H, W) (see sim/tensor.h); weights are
+ * OIHW (Co, Ci/groups, k, k). Strategy per shape: depthwise (groups == Ci ==
+ * Co) runs direct loops; 1x1 stride-1 unpadded is one GEMM over the whole
+ * batch; everything else is im2col + GEMM per group. */
+#ifndef TOPOLOGY_CONV2D_H
+#define TOPOLOGY_CONV2D_H
+
+#include <stddef.h>
+
+#include "sim/ctx.h"
+#include "sim/real.h"
+
+typedef struct {
+    int N, Ci, H, W;                /* input (Ci, N, H, W) */
+    int Co, k, stride, pad, groups; /* weight (Co, Ci/groups, k, k) */
+    int Ho, Wo;                     /* output (Co, N, Ho, Wo), derived */
+} conv2d_shape;
+
+/* Validate and fill a shape. Rejects non-positive sizes, Ci or Co not
+ * divisible by groups, and an output smaller than 1x1, with SIM_ESHAPE and a
+ * message in ctx naming the sizes. */
+sim_status conv2d_shape_init(sim_ctx *ctx, conv2d_shape *s, int N, int Ci, int H, int W, int Co,
+                             int k, int stride, int pad, int groups);
+/* Elements of scratch (real) that forward and backward need for this shape. */
+size_t conv2d_scratch_elems(const conv2d_shape *s);
+
+/* out = conv(in, w) + bias. out is overwritten. */
+void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
+                    const real *in /* (Ci, N, H, W) */, const real *w /* (Co, Ci/g, k, k) */,
+                    const real *bias /* (Co) or NULL */, real *scratch,
+                    const conv2d_shape *s);
+
+/* Accumulates (+=) into din, dw and dbias; din and dbias may be NULL. */
+void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
+                     real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
+                     const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
+                     const real *w /* (Co, Ci/g, k, k) */, real *scratch, const conv2d_shape *s);
+
+/* Multiply-accumulates of one forward pass (for energy accounting). */
+double conv2d_macs(const conv2d_shape *s);
+
+#endif
