@@ -42,4 +42,12 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
 /* Multiply-accumulates of one forward pass (for energy accounting). */
 double conv2d_macs(const conv2d_shape *s);
 
+/* The strategy forward and backward use for a shape (for tests and benchmarks). */
+typedef enum {
+    CONV2D_DEPTHWISE = 0, /* groups == Ci == Co: direct loops per channel */
+    CONV2D_GEMM_1X1,      /* k 1, stride 1, pad 0: GEMM straight on the activations */
+    CONV2D_IM2COL         /* everything else: im2col + GEMM per group */
+} conv2d_algo;
+conv2d_algo conv2d_algo_of(const conv2d_shape *s);
+
 #endif

@@ -1,0 +1,539 @@
+/* test_conv2d.c - conv2d forward and backward against a naive seven-loop
+ * reference in NCHW double arithmetic on many random shapes (all three
+ * strategies), finite-difference gradients in the double build, accumulation
+ * into pre-filled gradients, NULL din/dbias, bit-identical results with two
+ * threads, and rejection of bad shapes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/rng.h"
+#include "sim/tensor.h"
+#include "tests/harness.h"
+#include "topology/conv2d.h"
+
+typedef struct {
+    int N, Ci, H, W, Co, k, stride, pad, groups, bias;
+} spec;
+
+/* One convolution problem with random data. Activations are kept in both
+ * layouts: NCHW for the reference, CNHW for conv2d. */
+typedef struct {
+    sim_ctx *ctx;
+    conv2d_shape s;
+    int has_bias;
+    size_t nin, nout, nw;
+    real *in_nchw; /* (N, Ci, H, W) */
+    real *in;      /* (Ci, N, H, W) */
+    real *w;       /* (Co, Ci/g, k, k) */
+    real *bias;    /* (Co) or NULL */
+    real *out;     /* (Co, N, Ho, Wo) */
+    real *r;       /* (Co, N, Ho, Wo): loss L = sum(r .* out) */
+    real *scratch; /* conv2d_scratch_elems, NULL when that is 0 */
+} conv_case;
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    return p;
+}
+
+static int rnd(sim_ctx *ctx, int n)
+{
+    return (int)rng_int(ctx, RNG_AUX, (unsigned long)n);
+}
+
+static void case_init(conv_case *c, sim_ctx *ctx, spec p)
+{
+    memset(c, 0, sizeof *c);
+    c->ctx = ctx;
+    sim_status st = conv2d_shape_init(ctx, &c->s, p.N, p.Ci, p.H, p.W, p.Co, p.k, p.stride,
+                                      p.pad, p.groups);
+    if (st != SIM_OK)
+        fprintf(stderr, "\n  conv2d_shape_init: %s\n", ctx_errmsg(ctx));
+    CU_ASSERT_EQUAL_FATAL(st, SIM_OK);
+    const conv2d_shape *s = &c->s;
+    c->has_bias = p.bias;
+    c->nin = (size_t)s->N * s->Ci * s->H * s->W;
+    c->nout = (size_t)s->N * s->Co * s->Ho * s->Wo;
+    c->nw = (size_t)s->Co * (s->Ci / s->groups) * s->k * s->k;
+    c->in_nchw = xcalloc(c->nin, sizeof(real));
+    c->in = xcalloc(c->nin, sizeof(real));
+    c->w = xcalloc(c->nw, sizeof(real));
+    c->out = xcalloc(c->nout, sizeof(real));
+    c->r = xcalloc(c->nout, sizeof(real));
+    /* normal draws use the whole mantissa (uniform ones are multiples of
+     * 2^-32, whose sums are often exact and would hide order effects) */
+    rng_fill_normal(ctx, RNG_AUX, c->in_nchw, c->nin, 0.5);
+    tensor_nchw_to_cnhw(c->in, c->in_nchw, s->N, s->Ci, s->H * s->W);
+    rng_fill_normal(ctx, RNG_AUX, c->w, c->nw, 0.5);
+    rng_fill_normal(ctx, RNG_AUX, c->r, c->nout, 0.5);
+    if (p.bias) {
+        c->bias = xcalloc((size_t)s->Co, sizeof(real));
+        rng_fill_normal(ctx, RNG_AUX, c->bias, (size_t)s->Co, 0.5);
+    }
+    size_t ns = conv2d_scratch_elems(s);
+    c->scratch = ns ? xcalloc(ns, sizeof(real)) : NULL; /* exact size: ASan sees overruns */
+}
+
+static void case_free(conv_case *c)
+{
+    free(c->in_nchw);
+    free(c->in);
+    free(c->w);
+    free(c->bias);
+    free(c->out);
+    free(c->r);
+    free(c->scratch);
+}
+
+static void spec_str(char *buf, size_t n, const conv2d_shape *s, int bias)
+{
+    snprintf(buf, n, "N=%d Ci=%d H=%d W=%d Co=%d k=%d stride=%d pad=%d groups=%d bias=%d", s->N,
+             s->Ci, s->H, s->W, s->Co, s->k, s->stride, s->pad, s->groups, bias);
+}
+
+/* Naive convolution: seven loops over (n, co, oy, ox, ci, ki, kj), NCHW, double. */
+static void ref_forward(double *out /* (N, Co, Ho, Wo) */, const real *in /* (N, Ci, H, W) */,
+                        const real *w /* (Co, Ci/g, k, k) */, const real *bias /* (Co) or NULL */,
+                        const conv2d_shape *s)
+{
+    const int Cg = s->Ci / s->groups, Cog = s->Co / s->groups, k = s->k;
+    for (int n = 0; n < s->N; n++)
+        for (int co = 0; co < s->Co; co++)
+            for (int oy = 0; oy < s->Ho; oy++)
+                for (int ox = 0; ox < s->Wo; ox++) {
+                    double acc = bias ? (double)bias[co] : 0.0;
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int iy = oy * s->stride - s->pad + ki;
+                                int ix = ox * s->stride - s->pad + kj;
+                                if (iy < 0 || iy >= s->H || ix < 0 || ix >= s->W)
+                                    continue;
+                                int cin = co / Cog * Cg + ci;
+                                acc += (double)w[((co * Cg + ci) * k + ki) * k + kj] *
+                                       (double)in[((n * s->Ci + cin) * s->H + iy) * s->W + ix];
+                            }
+                    out[((n * s->Co + co) * s->Ho + oy) * s->Wo + ox] = acc;
+                }
+}
+
+/* Naive gradients of L = sum(dout .* out), same loops: += into din, dw, dbias. */
+static void ref_backward(double *din /* (N, Ci, H, W) */, double *dw /* (Co, Ci/g, k, k) */,
+                         double *dbias /* (Co) */, const real *dout /* (N, Co, Ho, Wo) */,
+                         const real *in /* (N, Ci, H, W) */, const real *w /* (Co, Ci/g, k, k) */,
+                         const conv2d_shape *s)
+{
+    const int Cg = s->Ci / s->groups, Cog = s->Co / s->groups, k = s->k;
+    for (int n = 0; n < s->N; n++)
+        for (int co = 0; co < s->Co; co++)
+            for (int oy = 0; oy < s->Ho; oy++)
+                for (int ox = 0; ox < s->Wo; ox++) {
+                    double g = (double)dout[((n * s->Co + co) * s->Ho + oy) * s->Wo + ox];
+                    dbias[co] += g;
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int iy = oy * s->stride - s->pad + ki;
+                                int ix = ox * s->stride - s->pad + kj;
+                                if (iy < 0 || iy >= s->H || ix < 0 || ix >= s->W)
+                                    continue;
+                                int cin = co / Cog * Cg + ci;
+                                size_t wi = (size_t)((co * Cg + ci) * k + ki) * k + kj;
+                                size_t xi = (size_t)((n * s->Ci + cin) * s->H + iy) * s->W + ix;
+                                dw[wi] += g * (double)in[xi];
+                                din[xi] += g * (double)w[wi];
+                            }
+                }
+}
+
+static spec random_spec(sim_ctx *ctx)
+{
+    static const int ks[4] = {1, 3, 5, 7};
+    spec p;
+    p.k = ks[rnd(ctx, 4)];
+    p.stride = 1 + rnd(ctx, 2);
+    p.pad = rnd(ctx, p.k / 2 + 1);
+    switch (rnd(ctx, 3)) {
+    case 0:
+        p.groups = 1;
+        p.Ci = 1 + rnd(ctx, 6);
+        p.Co = 1 + rnd(ctx, 6);
+        break;
+    case 1:
+        p.groups = 2;
+        p.Ci = 2 * (1 + rnd(ctx, 3));
+        p.Co = 2 * (1 + rnd(ctx, 3));
+        break;
+    default:
+        p.Ci = p.Co = p.groups = 1 + rnd(ctx, 6);
+        break;
+    }
+    int minhw = p.k - 2 * p.pad > 1 ? p.k - 2 * p.pad : 1;
+    p.H = minhw + rnd(ctx, 10);
+    p.W = minhw + rnd(ctx, 10);
+    p.N = 1 + rnd(ctx, 3);
+    p.bias = rnd(ctx, 2);
+    return p;
+}
+
+/* Shapes every run checks besides the random ones: each strategy, several
+ * depthwise tiles, a depthwise plane too big for a tile, grouped 1x1. */
+static const spec fixed_specs[] = {
+    /* N  Ci  H   W  Co  k  s  p  g  bias */
+    {2, 5, 7, 9, 6, 1, 1, 0, 1, 1},     /* 1x1 GEMM */
+    {3, 4, 5, 3, 6, 1, 1, 0, 2, 0},     /* grouped 1x1 GEMM */
+    {2, 16, 8, 8, 32, 1, 1, 0, 1, 1},   /* 1x1 GEMM, model-like */
+    {20, 3, 16, 16, 3, 3, 1, 1, 3, 1},  /* depthwise, two tiles */
+    {13, 2, 4, 4, 2, 3, 1, 1, 2, 0},    /* depthwise 4x4 planes */
+    {2, 2, 70, 67, 2, 3, 1, 1, 2, 1},   /* depthwise, plane larger than a tile */
+    {3, 3, 9, 11, 3, 5, 2, 2, 3, 1},    /* depthwise stride 2 */
+    {2, 4, 8, 8, 4, 7, 1, 3, 4, 0},     /* depthwise 7x7 */
+    {2, 3, 6, 5, 3, 1, 1, 0, 3, 1},     /* depthwise 1x1 */
+    {2, 3, 9, 8, 5, 1, 2, 0, 1, 1},     /* 1x1 stride 2: im2col */
+    {2, 3, 5, 5, 4, 1, 1, 1, 1, 0},     /* 1x1 padded: im2col */
+    {2, 16, 16, 16, 32, 3, 2, 1, 1, 0}, /* Down conv of the model */
+    {2, 1, 32, 32, 16, 3, 1, 1, 1, 1},  /* stem conv */
+    {2, 4, 6, 6, 8, 3, 1, 1, 2, 1},     /* grouped 3x3 */
+    {1, 2, 3, 3, 2, 5, 1, 2, 1, 1},     /* kernel larger than the image */
+    {3, 3, 6, 7, 3, 2, 1, 0, 3, 1},     /* depthwise, even kernels */
+    {2, 2, 7, 6, 2, 4, 1, 1, 2, 0},
+    {2, 2, 9, 9, 2, 6, 1, 3, 2, 1},
+    {2, 3, 5, 6, 3, 3, 1, 2, 3, 1},     /* depthwise, pad > k/2 */
+    {2, 2, 5, 4, 4, 3, 2, 3, 1, 1},     /* im2col, pad > k/2 */
+    {2, 4, 7, 8, 2, 4, 2, 1, 2, 1},     /* im2col, even kernel, grouped */
+};
+#define NFIXED (sizeof fixed_specs / sizeof *fixed_specs)
+#define NRANDOM 200
+
+/* Spec i of the test set: the fixed ones, then random ones. */
+static spec test_spec(sim_ctx *ctx, int i)
+{
+    return i < (int)NFIXED ? fixed_specs[i] : random_spec(ctx);
+}
+
+/* Terms summed per output value: bounds the rounding error. */
+static double terms(const conv2d_shape *s)
+{
+    return (double)(s->Ci / s->groups) * s->k * s->k + 1;
+}
+
+static void test_forward_reference(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 11);
+    int per_algo[3] = {0, 0, 0};
+    for (int i = 0; i < (int)NFIXED + NRANDOM; i++) {
+        conv_case c;
+        case_init(&c, &ctx, test_spec(&ctx, i));
+        const conv2d_shape *s = &c.s;
+        per_algo[conv2d_algo_of(s)]++;
+        for (size_t j = 0; j < c.nout; j++)
+            c.out[j] = (real)NAN; /* forward must overwrite */
+        conv2d_forward(&ctx, c.out, c.in, c.w, c.bias, c.scratch, s);
+        real *got = xcalloc(c.nout, sizeof(real));
+        double *ref = xcalloc(c.nout, sizeof(double));
+        tensor_cnhw_to_nchw(got, c.out, s->N, s->Co, s->Ho * s->Wo);
+        ref_forward(ref, c.in_nchw, c.w, c.bias, s);
+        char what[160];
+        spec_str(what, sizeof what, s, c.has_bias);
+        CU_ASSERT(harness_close_d(what, got, ref, c.nout, TOL(1e-12, 1e-5),
+                                  TOL(1e-14, 1e-6) * terms(s)));
+        free(got);
+        free(ref);
+        case_free(&c);
+    }
+    for (int a = 0; a < 3; a++)
+        CU_ASSERT(per_algo[a] >= 5);
+    ctx_free(&ctx);
+}
+
+/* Backward with pre-filled gradients must end at prefill + the reference
+ * gradient; also with din = NULL and dbias = NULL. */
+static void test_backward_reference(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 12);
+    int per_algo[3] = {0, 0, 0};
+    for (int i = 0; i < (int)NFIXED + NRANDOM; i++) {
+        conv_case c;
+        case_init(&c, &ctx, test_spec(&ctx, i));
+        const conv2d_shape *s = &c.s;
+        const int HW = s->H * s->W, HWo = s->Ho * s->Wo;
+        per_algo[conv2d_algo_of(s)]++;
+        /* dout in NCHW for the reference, CNHW for conv2d */
+        real *dout_nchw = xcalloc(c.nout, sizeof(real));
+        tensor_cnhw_to_nchw(dout_nchw, c.r, s->N, s->Co, HWo);
+        /* prefills */
+        real *din_pre = xcalloc(c.nin, sizeof(real)); /* NCHW */
+        real *dw_pre = xcalloc(c.nw, sizeof(real));
+        real *db_pre = xcalloc((size_t)s->Co, sizeof(real));
+        rng_fill_normal(&ctx, RNG_AUX, din_pre, c.nin, 0.5);
+        rng_fill_normal(&ctx, RNG_AUX, dw_pre, c.nw, 0.5);
+        rng_fill_normal(&ctx, RNG_AUX, db_pre, (size_t)s->Co, 0.5);
+        double *din_ref = xcalloc(c.nin, sizeof(double));
+        double *dw_ref = xcalloc(c.nw, sizeof(double));
+        double *db_ref = xcalloc((size_t)s->Co, sizeof(double));
+        for (size_t j = 0; j < c.nin; j++)
+            din_ref[j] = (double)din_pre[j];
+        for (size_t j = 0; j < c.nw; j++)
+            dw_ref[j] = (double)dw_pre[j];
+        for (int j = 0; j < s->Co; j++)
+            db_ref[j] = (double)db_pre[j];
+        ref_backward(din_ref, dw_ref, db_ref, dout_nchw, c.in_nchw, c.w, s);
+
+        real *din = xcalloc(c.nin, sizeof(real)); /* CNHW */
+        real *dw = xcalloc(c.nw, sizeof(real));
+        real *db = xcalloc((size_t)s->Co, sizeof(real));
+        real *din_nchw = xcalloc(c.nin, sizeof(real));
+        tensor_nchw_to_cnhw(din, din_pre, s->N, s->Ci, HW);
+        memcpy(dw, dw_pre, c.nw * sizeof *dw);
+        memcpy(db, db_pre, (size_t)s->Co * sizeof *db);
+        conv2d_backward(&ctx, din, dw, db, c.r, c.in, c.w, c.scratch, s);
+        tensor_cnhw_to_nchw(din_nchw, din, s->N, s->Ci, HW);
+
+        char what[200], name[160];
+        spec_str(name, sizeof name, s, c.has_bias);
+        const double rtol = TOL(1e-12, 1e-5);
+        /* din sums over Co/g*k*k terms, dw and dbias over N*Ho*Wo */
+        const double at_in = TOL(1e-14, 1e-6) * ((double)(s->Co / s->groups) * s->k * s->k + 1);
+        const double at_w = TOL(1e-14, 1e-6) * ((double)s->N * HWo + 1);
+        snprintf(what, sizeof what, "din (%s)", name);
+        CU_ASSERT(harness_close_d(what, din_nchw, din_ref, c.nin, rtol, at_in));
+        snprintf(what, sizeof what, "dw (%s)", name);
+        CU_ASSERT(harness_close_d(what, dw, dw_ref, c.nw, rtol, at_w));
+        snprintf(what, sizeof what, "dbias (%s)", name);
+        CU_ASSERT(harness_close_d(what, db, db_ref, (size_t)s->Co, rtol, at_w));
+
+        /* din and dbias NULL: dw alone */
+        memcpy(dw, dw_pre, c.nw * sizeof *dw);
+        conv2d_backward(&ctx, NULL, dw, NULL, c.r, c.in, c.w, c.scratch, s);
+        snprintf(what, sizeof what, "dw with din, dbias NULL (%s)", name);
+        CU_ASSERT(harness_close_d(what, dw, dw_ref, c.nw, rtol, at_w));
+
+        free(dout_nchw);
+        free(din_pre);
+        free(dw_pre);
+        free(db_pre);
+        free(din_ref);
+        free(dw_ref);
+        free(db_ref);
+        free(din);
+        free(dw);
+        free(db);
+        free(din_nchw);
+        case_free(&c);
+    }
+    for (int a = 0; a < 3; a++)
+        CU_ASSERT(per_algo[a] >= 5);
+    ctx_free(&ctx);
+}
+
+#if REAL_IS_DOUBLE
+/* L = sum(r .* conv(in, w) + bias), in double. */
+static double loss(void *ud)
+{
+    conv_case *c = ud;
+    conv2d_forward(c->ctx, c->out, c->in, c->w, c->bias, c->scratch, &c->s);
+    double L = 0;
+    for (size_t i = 0; i < c->nout; i++)
+        L += (double)c->r[i] * (double)c->out[i];
+    return L;
+}
+
+static void test_backward_finite_difference(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 13);
+    static const spec specs[] = {
+        /* N Ci H  W Co k  s  p  g  bias */
+        {2, 3, 7, 6, 4, 1, 1, 0, 1, 1},  /* 1x1 GEMM */
+        {2, 4, 5, 5, 6, 1, 1, 0, 2, 1},  /* grouped 1x1 GEMM */
+        {3, 3, 7, 8, 3, 3, 1, 1, 3, 1},  /* depthwise tile */
+        {2, 2, 9, 7, 2, 5, 2, 2, 2, 1},  /* depthwise stride 2 */
+        {2, 3, 8, 9, 4, 3, 2, 1, 1, 1},  /* im2col stride 2 */
+        {2, 4, 6, 5, 6, 3, 1, 0, 2, 1},  /* im2col grouped, unpadded */
+        {1, 2, 7, 7, 3, 7, 1, 3, 1, 1},  /* im2col 7x7 */
+        {1, 2, 64, 65, 2, 3, 1, 1, 2, 1}, /* depthwise rows (big plane) */
+        {2, 2, 7, 6, 2, 4, 1, 2, 2, 1},   /* depthwise tile, even kernel, pad > k/2 */
+        {2, 2, 6, 6, 2, 7, 1, 3, 2, 1}    /* depthwise tile 7x7 */
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        conv_case c;
+        case_init(&c, &ctx, specs[i]);
+        const conv2d_shape *s = &c.s;
+        real *din = xcalloc(c.nin, sizeof(real));
+        real *dw = xcalloc(c.nw, sizeof(real));
+        real *db = xcalloc((size_t)s->Co, sizeof(real));
+        conv2d_backward(&ctx, din, dw, db, c.r, c.in, c.w, c.scratch, s);
+        char what[200], name[160];
+        spec_str(name, sizeof name, s, 1);
+        snprintf(what, sizeof what, "din (%s)", name);
+        CU_ASSERT(harness_grad_check(what, loss, &c, c.in, din, c.nin, 1e-3, 1e-6, NULL, 500));
+        snprintf(what, sizeof what, "dw (%s)", name);
+        CU_ASSERT(harness_grad_check(what, loss, &c, c.w, dw, c.nw, 1e-3, 1e-6, NULL, 500));
+        snprintf(what, sizeof what, "dbias (%s)", name);
+        CU_ASSERT(harness_grad_check(what, loss, &c, c.bias, db, (size_t)s->Co, 1e-3, 1e-6, NULL,
+                                     0));
+        free(din);
+        free(dw);
+        free(db);
+        case_free(&c);
+    }
+    ctx_free(&ctx);
+}
+#endif
+
+/* Forward and backward with `threads` threads into fresh buffers. */
+static void run_all(conv_case *c, int threads, real *out, real *din, real *dw, real *db)
+{
+    ctx_set_threads(c->ctx, threads);
+    memset(din, 0, c->nin * sizeof *din);
+    memset(dw, 0, c->nw * sizeof *dw);
+    memset(db, 0, (size_t)c->s.Co * sizeof *db);
+    conv2d_forward(c->ctx, out, c->in, c->w, c->bias, c->scratch, &c->s);
+    conv2d_backward(c->ctx, din, dw, db, c->r, c->in, c->w, c->scratch, &c->s);
+}
+
+/* 1 when b (threads threads) is bit-identical to a (1 thread). */
+static int same_bits(const char *what, int threads, const real *a, const real *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof *a) != 0) {
+            fprintf(stderr, "\n  %s: %d threads differ from 1 at [%zu]: %.17g vs %.17g\n", what,
+                    threads, i, (double)b[i], (double)a[i]);
+            return 0;
+        }
+    return 1;
+}
+
+static void test_thread_invariance(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 14);
+    static const spec specs[] = {
+        /* N  Ci   H   W  Co  k  s  p  g   bias */
+        {16, 24, 12, 12, 24, 3, 1, 1, 24, 1},  /* depthwise tile */
+        {8, 16, 13, 11, 16, 5, 2, 2, 16, 1},   /* depthwise stride 2 */
+        {4, 6, 70, 66, 6, 3, 1, 1, 6, 1},      /* depthwise rows */
+        {16, 32, 16, 16, 64, 1, 1, 0, 1, 1},   /* 1x1 GEMM */
+        {16, 16, 16, 16, 32, 3, 2, 1, 1, 0},   /* im2col stride 2 */
+        {8, 16, 12, 12, 32, 3, 1, 1, 2, 1},    /* im2col grouped */
+        {16, 1, 32, 32, 16, 3, 1, 1, 1, 1},    /* stem */
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        conv_case c;
+        case_init(&c, &ctx, specs[i]);
+        const size_t no = c.nout, ni = c.nin, nw = c.nw, nb = (size_t)c.s.Co;
+        real *o1 = xcalloc(no, sizeof(real)), *o2 = xcalloc(no, sizeof(real));
+        real *i1 = xcalloc(ni, sizeof(real)), *i2 = xcalloc(ni, sizeof(real));
+        real *w1 = xcalloc(nw, sizeof(real)), *w2 = xcalloc(nw, sizeof(real));
+        real *b1 = xcalloc(nb, sizeof(real)), *b2 = xcalloc(nb, sizeof(real));
+        run_all(&c, 1, o1, i1, w1, b1);
+        /* 3 threads split the channels unevenly. Only the depthwise path is
+         * all our own loops: OpenBLAS 0.3.21 dgemm is bit-identical with 2
+         * threads but not always with 3, so the GEMM paths check 2 only. */
+        const int maxth = conv2d_algo_of(&c.s) == CONV2D_DEPTHWISE ? 3 : 2;
+        for (int th = 2; th <= maxth; th++) {
+            run_all(&c, th, o2, i2, w2, b2);
+            char what[200], name[160];
+            spec_str(name, sizeof name, &c.s, c.has_bias);
+            snprintf(what, sizeof what, "out (%s)", name);
+            CU_ASSERT(same_bits(what, th, o1, o2, no));
+            snprintf(what, sizeof what, "din (%s)", name);
+            CU_ASSERT(same_bits(what, th, i1, i2, ni));
+            snprintf(what, sizeof what, "dw (%s)", name);
+            CU_ASSERT(same_bits(what, th, w1, w2, nw));
+            snprintf(what, sizeof what, "dbias (%s)", name);
+            CU_ASSERT(same_bits(what, th, b1, b2, nb));
+        }
+        free(o1);
+        free(o2);
+        free(i1);
+        free(i2);
+        free(w1);
+        free(w2);
+        free(b1);
+        free(b2);
+        case_free(&c);
+    }
+    ctx_set_threads(&ctx, 1);
+    ctx_free(&ctx);
+}
+
+/* A bad shape returns SIM_ESHAPE, leaves the shape untouched and explains. */
+static void expect_bad(int N, int Ci, int H, int W, int Co, int k, int stride, int pad,
+                       int groups, const char *needle)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    conv2d_shape s;
+    memset(&s, 0x5a, sizeof s);
+    conv2d_shape before = s;
+    sim_status st = conv2d_shape_init(&ctx, &s, N, Ci, H, W, Co, k, stride, pad, groups);
+    CU_ASSERT_EQUAL(st, SIM_ESHAPE);
+    CU_ASSERT(memcmp(&s, &before, sizeof s) == 0);
+    if (!strstr(ctx_errmsg(&ctx), needle)) {
+        fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", ctx_errmsg(&ctx), needle);
+        CU_FAIL("error message");
+    }
+    CU_ASSERT(strchr(ctx_errmsg(&ctx), '\n') == NULL);
+    ctx_free(&ctx);
+}
+
+static void test_bad_shapes(void)
+{
+    expect_bad(2, 6, 8, 8, 8, 3, 1, 1, 4, "Ci=6 not divisible by groups=4");
+    expect_bad(2, 8, 8, 8, 6, 3, 1, 1, 4, "Co=6 not divisible by groups=4");
+    expect_bad(0, 3, 8, 8, 4, 3, 1, 1, 1, "N=0");
+    expect_bad(2, 3, -1, 8, 4, 3, 1, 1, 1, "H=-1");
+    expect_bad(2, 3, 8, 8, 0, 3, 1, 1, 1, "Co=0");
+    expect_bad(2, 3, 8, 8, 4, 0, 1, 1, 1, "k=0");
+    expect_bad(2, 3, 8, 8, 4, 3, 0, 1, 1, "stride=0");
+    expect_bad(2, 3, 8, 8, 4, 3, 1, -1, 1, "pad=-1");
+    expect_bad(2, 3, 8, 8, 4, 3, 1, 1, 0, "groups=0");
+    expect_bad(2, 3, 2, 8, 4, 5, 1, 0, 1, "smaller than kernel 5");
+    expect_bad(2, 3, 8, 4, 4, 5, 1, 0, 1, "smaller than kernel 5"); /* W + 2 pad = k - 1 */
+    expect_bad(2, 3, 2, 8, 4, 5, 2, 1, 1, "smaller than kernel 5"); /* H + 2 pad = k - 1 */
+    expect_bad(1 << 20, 3, 1 << 10, 1 << 10, 4, 3, 1, 1, 1, "too large");
+    expect_bad(1, 1 << 20, 8, 8, 1, 1 << 6, 1, 40, 1, "too large");
+    expect_bad(1, 1, 8, 8, 1, 3, 1 << 30, 1 << 30, 1, "too large"); /* H + 2 pad > INT_MAX */
+
+    /* good shapes: derived sizes, scratch and MACs */
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    conv2d_shape s;
+    CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 64, 16, 16, 16, 32, 3, 2, 1, 1), SIM_OK);
+    CU_ASSERT_EQUAL(s.Ho, 8);
+    CU_ASSERT_EQUAL(s.Wo, 8);
+    CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_IM2COL);
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), (size_t)16 * 9 * 64 * 8 * 8);
+    CU_ASSERT_EQUAL(conv2d_macs(&s), 32.0 * 16 * 9 * 64 * 8 * 8);
+    CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 4, 6, 7, 5, 6, 3, 2, 0, 6), SIM_OK);
+    CU_ASSERT_EQUAL(s.Ho, 3);
+    CU_ASSERT_EQUAL(s.Wo, 2);
+    CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_DEPTHWISE);
+    CU_ASSERT_EQUAL(conv2d_macs(&s), 6.0 * 9 * 4 * 3 * 2);
+    CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 4, 8, 5, 5, 12, 1, 1, 0, 2), SIM_OK);
+    CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_GEMM_1X1);
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), 0);
+    CU_ASSERT_EQUAL(conv2d_macs(&s), 12.0 * 4 * 4 * 25);
+    ctx_free(&ctx);
+}
+
+int main(void)
+{
+    static const harness_test tests[] = {
+        {"forward vs naive NCHW reference", test_forward_reference},
+        {"backward accumulates the naive reference gradient", test_backward_reference},
+#if REAL_IS_DOUBLE
+        {"backward vs finite differences", test_backward_finite_difference},
+#endif
+        {"1 vs 2 (depthwise also 3) threads bit-identical", test_thread_invariance},
+        {"bad shapes rejected", test_bad_shapes},
+        {NULL, NULL},
+    };
+    return harness_run("conv2d", tests);
+}

@@ -1,0 +1,669 @@
+/* conv2d.c - 2-D convolution on channel-major (C, N, H, W) activations.
+ *
+ * Three strategies (conv2d_algo_of picks one per shape):
+ *  - depthwise (groups == Ci == Co): direct loops per channel. With stride 1
+ *    a block of images is copied into a zero-padded tile on the stack, so
+ *    every kernel tap is one long contiguous multiply-add over the tile (the
+ *    positions that fall into the padding are computed and dropped); the
+ *    input gradient is the same loop over the output gradient with the kernel
+ *    flipped. Other strides, kernels above 7 and planes too big for a tile
+ *    use row loops with hoisted bounds.
+ *  - 1x1, stride 1, pad 0: the activations of a group already are the GEMM
+ *    operand (Ci/g, N*H*W), so each group is one GEMM over the whole batch.
+ *  - otherwise: im2col into the caller's scratch (rows Ci/g*k*k, columns
+ *    N*Ho*Wo) and one GEMM per group; backward reuses the scratch for the
+ *    column gradient and scatters it back with col2im.
+ *
+ * Our own loops run in parallel over channels (or im2col rows) with a static
+ * schedule; no sum crosses a thread and every sum runs in a fixed order, so
+ * results are bit-identical for any thread count. */
+#include "conv2d.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "sim/blas.h"
+
+/* Elements of one depthwise stack tile (two of them live per thread) and the
+ * largest kernel the tiles handle. */
+#define DW_TILE 4096
+#define DW_KMAX 7
+
+/* Multiply-add a*b + c. The build is strict ISO C, where GCC does not
+ * contract a*b + c into one instruction; with FMA hardware say so. */
+#if defined(__FMA__) && REAL_IS_DOUBLE
+#define MADD(a, b, c) fma(a, b, c)
+#elif defined(__FMA__)
+#define MADD(a, b, c) fmaf(a, b, c)
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+sim_status conv2d_shape_init(sim_ctx *ctx, conv2d_shape *s, int N, int Ci, int H, int W, int Co,
+                             int k, int stride, int pad, int groups)
+{
+    if (N < 1 || Ci < 1 || H < 1 || W < 1 || Co < 1)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         "conv2d: sizes must be positive, got N=%d Ci=%d H=%d W=%d Co=%d", N, Ci,
+                         H, W, Co);
+    if (k < 1 || stride < 1 || pad < 0 || groups < 1)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         "conv2d: need k>=1 stride>=1 pad>=0 groups>=1, got k=%d stride=%d "
+                         "pad=%d groups=%d",
+                         k, stride, pad, groups);
+    if (Ci % groups)
+        return ctx_error(ctx, SIM_ESHAPE, "conv2d: Ci=%d not divisible by groups=%d", Ci, groups);
+    if (Co % groups)
+        return ctx_error(ctx, SIM_ESHAPE, "conv2d: Co=%d not divisible by groups=%d", Co, groups);
+    long long hp = (long long)H + 2LL * pad, wp = (long long)W + 2LL * pad;
+    if (hp < k || wp < k)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         "conv2d: output smaller than 1x1: input %dx%d with pad %d is smaller "
+                         "than kernel %d",
+                         H, W, pad, k);
+    long long Ho = (hp - k) / stride + 1, Wo = (wp - k) / stride + 1;
+    /* GEMM dimensions and our indices are int: the padded planes, the batch
+     * planes and the im2col rows must fit */
+    size_t nhw, nhwo, kk, rows;
+    int over = hp > INT_MAX || wp > INT_MAX ||
+               size_mul((size_t)N * (size_t)H, (size_t)W, &nhw) ||
+               size_mul((size_t)N * (size_t)Ho, (size_t)Wo, &nhwo) ||
+               size_mul((size_t)k, (size_t)k, &kk) || size_mul((size_t)(Ci / groups), kk, &rows);
+    if (over || nhw > INT_MAX || nhwo > INT_MAX || rows > INT_MAX)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         "conv2d: too large for int indexing: N=%d Ci=%d H=%d W=%d k=%d pad=%d "
+                         "(H+2*pad, W+2*pad, N*H*W, N*Ho*Wo and Ci/groups*k*k must be <= %d)",
+                         N, Ci, H, W, k, pad, INT_MAX);
+    *s = (conv2d_shape){.N = N, .Ci = Ci, .H = H, .W = W, .Co = Co, .k = k, .stride = stride,
+                        .pad = pad, .groups = groups, .Ho = (int)Ho, .Wo = (int)Wo};
+    return SIM_OK;
+}
+
+conv2d_algo conv2d_algo_of(const conv2d_shape *s)
+{
+    if (s->groups == s->Ci && s->groups == s->Co)
+        return CONV2D_DEPTHWISE;
+    if (s->k == 1 && s->stride == 1 && s->pad == 0)
+        return CONV2D_GEMM_1X1;
+    return CONV2D_IM2COL;
+}
+
+size_t conv2d_scratch_elems(const conv2d_shape *s)
+{
+    if (conv2d_algo_of(s) != CONV2D_IM2COL)
+        return 0;
+    return (size_t)(s->Ci / s->groups) * (size_t)s->k * (size_t)s->k * (size_t)s->N *
+           (size_t)s->Ho * (size_t)s->Wo;
+}
+
+double conv2d_macs(const conv2d_shape *s)
+{
+    return (double)s->Co * (s->Ci / s->groups) * s->k * s->k * (double)s->N * s->Ho * s->Wo;
+}
+
+/* Output positions o in [*lo, *hi) whose input index o*stride - pad + kk lies
+ * in [0, n), for one kernel offset kk along an axis of n inputs, no outputs. */
+static void tap_range(int *lo, int *hi, int n, int no, int kk, int stride, int pad)
+{
+    int first = pad - kk; /* smallest o*stride allowed */
+    int l = first > 0 ? (first + stride - 1) / stride : 0;
+    int last = n - 1 + pad - kk; /* largest o*stride allowed */
+    int h = last < 0 ? 0 : last / stride + 1;
+    *lo = l < no ? l : no;
+    *hi = h < no ? h : no;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* Tile geometry of the stride-1 depthwise path. Each image is padded to
+ * Hp x Wp and nb images are stacked in one flat tile; output (oy, ox) of
+ * image i sits at flat position q = (i*Hp + oy)*Wp + ox and tap (ki, kj)
+ * reads the padded input at q + ki*Wp + kj. Positions with ox >= Wo or
+ * oy >= Ho are computed too and dropped, which keeps every tap one long
+ * contiguous loop. The backward pass keeps `front` zeros ahead of the output
+ * gradient so that the input gradient is the same kind of loop with the
+ * kernel flipped; nb leaves room for them. */
+typedef struct {
+    int Hp, Wp, plane, nb, front;
+} dw_tile;
+
+/* 1 (and the geometry) when the stride-1 tile path applies. */
+static int dw_tile_of(const conv2d_shape *s, dw_tile *t)
+{
+    if (s->stride != 1 || s->k > DW_KMAX)
+        return 0;
+    long long hp = (long long)s->H + 2 * s->pad, wp = (long long)s->W + 2 * s->pad;
+    long long front = (long long)(s->k - 1) * (wp + 1);
+    if (hp * wp + front > DW_TILE)
+        return 0;
+    t->Hp = (int)hp;
+    t->Wp = (int)wp;
+    t->plane = (int)(hp * wp);
+    t->front = (int)front;
+    t->nb = (DW_TILE - t->front) / t->plane;
+    return 1;
+}
+
+/* Flat length covering every output of m images in a tile. */
+static int dw_tile_len(const dw_tile *t, const conv2d_shape *s, int m)
+{
+    return ((m - 1) * t->Hp + s->Ho - 1) * t->Wp + s->Wo;
+}
+
+/* dst[r*ds + x] = src[r*ss + x] (add: +=) for r < rows, x < width. Inlined
+ * with a constant width, short rows become a few vector moves instead of a
+ * loop with a remainder each. */
+static inline __attribute__((always_inline)) void
+rows_op(real *restrict dst, int ds, const real *restrict src, int ss, int rows, int width, int add)
+{
+    for (int r = 0; r < rows; r++) {
+        real *d = dst + (size_t)r * ds;
+        const real *a = src + (size_t)r * ss;
+        if (add) {
+#pragma omp simd
+            for (int x = 0; x < width; x++)
+                d[x] += a[x];
+        } else {
+#pragma omp simd
+            for (int x = 0; x < width; x++)
+                d[x] = a[x];
+        }
+    }
+}
+
+static void rows_copy(real *dst, int ds, const real *src, int ss, int rows, int width)
+{
+    switch (width) { /* the model's plane widths */
+    case 4:
+        rows_op(dst, ds, src, ss, rows, 4, 0);
+        break;
+    case 8:
+        rows_op(dst, ds, src, ss, rows, 8, 0);
+        break;
+    case 16:
+        rows_op(dst, ds, src, ss, rows, 16, 0);
+        break;
+    case 32:
+        rows_op(dst, ds, src, ss, rows, 32, 0);
+        break;
+    default:
+        rows_op(dst, ds, src, ss, rows, width, 0);
+        break;
+    }
+}
+
+static void rows_add(real *dst, int ds, const real *src, int ss, int rows, int width)
+{
+    switch (width) {
+    case 4:
+        rows_op(dst, ds, src, ss, rows, 4, 1);
+        break;
+    case 8:
+        rows_op(dst, ds, src, ss, rows, 8, 1);
+        break;
+    case 16:
+        rows_op(dst, ds, src, ss, rows, 16, 1);
+        break;
+    case 32:
+        rows_op(dst, ds, src, ss, rows, 32, 1);
+        break;
+    default:
+        rows_op(dst, ds, src, ss, rows, width, 1);
+        break;
+    }
+}
+
+/* Copy images n0..n0+m of one channel into the interior of a tile whose
+ * border is already zero. */
+static void dw_tile_load(real *tile /* (m, Hp, Wp) */, const real *src /* (N, H, W) */,
+                         const dw_tile *t, const conv2d_shape *s, int n0, int m)
+{
+    const int H = s->H, W = s->W, p = s->pad, Wp = t->Wp;
+    for (int i = 0; i < m; i++)
+        rows_copy(tile + (size_t)i * t->plane + (size_t)p * Wp + p, Wp,
+                  src + (size_t)(n0 + i) * H * W, W, H, W);
+}
+
+/* acc[q] += sum over taps of w[ki*k + kj] * src[q + ki*Wp + kj], q < L.
+ * A 3x3 kernel is one pass over q; other kernels take their rows in chunks
+ * of three, two and one taps. */
+static void dw_taps(real *restrict acc /* (L) */, const real *restrict src /* (L + (k-1)*(Wp+1)) */,
+                    const real *w /* (k, k) */, int k, int Wp, int L)
+{
+    if (k == 3) {
+        const real *r0 = src, *r1 = src + Wp, *r2 = src + 2 * Wp;
+        const real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+                   w7 = w[7], w8 = w[8];
+#pragma omp simd
+        for (int q = 0; q < L; q++) {
+            real a = acc[q];
+            a = MADD(w0, r0[q], a);
+            a = MADD(w1, r0[q + 1], a);
+            a = MADD(w2, r0[q + 2], a);
+            a = MADD(w3, r1[q], a);
+            a = MADD(w4, r1[q + 1], a);
+            a = MADD(w5, r1[q + 2], a);
+            a = MADD(w6, r2[q], a);
+            a = MADD(w7, r2[q + 1], a);
+            a = MADD(w8, r2[q + 2], a);
+            acc[q] = a;
+        }
+        return;
+    }
+    for (int ki = 0; ki < k; ki++) {
+        const real *row = src + ki * Wp, *wr = w + ki * k;
+        int kj = 0;
+        for (; kj + 3 <= k; kj += 3) {
+            const real *r = row + kj, w0 = wr[kj], w1 = wr[kj + 1], w2 = wr[kj + 2];
+#pragma omp simd
+            for (int q = 0; q < L; q++)
+                acc[q] = MADD(w2, r[q + 2], MADD(w1, r[q + 1], MADD(w0, r[q], acc[q])));
+        }
+        if (kj + 2 <= k) {
+            const real *r = row + kj, w0 = wr[kj], w1 = wr[kj + 1];
+#pragma omp simd
+            for (int q = 0; q < L; q++)
+                acc[q] = MADD(w1, r[q + 1], MADD(w0, r[q], acc[q]));
+            kj += 2;
+        }
+        if (kj < k) {
+            const real *r = row + kj, w0 = wr[kj];
+#pragma omp simd
+            for (int q = 0; q < L; q++)
+                acc[q] = MADD(w0, r[q], acc[q]);
+        }
+    }
+}
+
+/* dw[ki*k + kj] += sum_q g[q] * src[q + ki*Wp + kj], q < L, three taps of a
+ * kernel row per pass over g. */
+static void dw_dots(real *dw /* (k, k) */, const real *restrict g /* (L) */,
+                    const real *restrict src /* (L + (k-1)*(Wp+1)) */, int k, int Wp, int L)
+{
+    for (int ki = 0; ki < k; ki++) {
+        const real *row = src + ki * Wp;
+        int kj = 0;
+        for (; kj + 3 <= k; kj += 3) {
+            const real *r = row + kj;
+            real a0 = 0, a1 = 0, a2 = 0;
+#pragma omp simd reduction(+ : a0, a1, a2)
+            for (int q = 0; q < L; q++) {
+                a0 = MADD(g[q], r[q], a0);
+                a1 = MADD(g[q], r[q + 1], a1);
+                a2 = MADD(g[q], r[q + 2], a2);
+            }
+            dw[ki * k + kj] += a0;
+            dw[ki * k + kj + 1] += a1;
+            dw[ki * k + kj + 2] += a2;
+        }
+        for (; kj < k; kj++) {
+            const real *r = row + kj;
+            real a0 = 0;
+#pragma omp simd reduction(+ : a0)
+            for (int q = 0; q < L; q++)
+                a0 = MADD(g[q], r[q], a0);
+            dw[ki * k + kj] += a0;
+        }
+    }
+}
+
+/* Depthwise forward of one channel, stride 1, through stack tiles. */
+static void dw_forward_tiled(real *out /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
+                             const real *w /* (k, k) */, real b, const conv2d_shape *s,
+                             const dw_tile *t)
+{
+    real pin[DW_TILE], acc[DW_TILE];
+    const int Ho = s->Ho, Wo = s->Wo, Wp = t->Wp;
+    memset(pin, 0, (size_t)t->nb * t->plane * sizeof *pin);
+    for (int n0 = 0; n0 < s->N; n0 += t->nb) {
+        const int m = s->N - n0 < t->nb ? s->N - n0 : t->nb;
+        const int L = dw_tile_len(t, s, m);
+        dw_tile_load(pin, in, t, s, n0, m);
+#pragma omp simd
+        for (int q = 0; q < L; q++)
+            acc[q] = b;
+        dw_taps(acc, pin, w, s->k, Wp, L);
+        for (int i = 0; i < m; i++)
+            rows_copy(out + (size_t)(n0 + i) * Ho * Wo, Wo, acc + i * t->plane, Wp, Ho, Wo);
+    }
+}
+/* Depthwise forward of one channel, any stride, row loops. */
+static void dw_forward_rows(real *out /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
+                            const real *w /* (k, k) */, real b, const conv2d_shape *s)
+{
+    const int k = s->k, st = s->stride, p = s->pad, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo;
+    for (int n = 0; n < s->N; n++) {
+        const real *img = in + (size_t)n * H * W;
+        for (int oy = 0; oy < Ho; oy++) {
+            real *o = out + ((size_t)n * Ho + oy) * Wo;
+            for (int ox = 0; ox < Wo; ox++)
+                o[ox] = b;
+            for (int ki = 0; ki < k; ki++) {
+                const int iy = oy * st - p + ki;
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int kj = 0; kj < k; kj++) {
+                    int lo, hi;
+                    tap_range(&lo, &hi, W, Wo, kj, st, p);
+                    const real wv = w[ki * k + kj];
+                    const real *r = img + (size_t)iy * W;
+                    const int off = kj - p; /* output ox reads r[ox*st + off] */
+                    if (st == 1) {
+#pragma omp simd
+                        for (int ox = lo; ox < hi; ox++)
+                            o[ox] += wv * r[ox + off];
+                    } else {
+                        for (int ox = lo; ox < hi; ox++)
+                            o[ox] += wv * r[ox * st + off];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Depthwise backward of one channel, stride 1, through stack tiles.
+ * dw[tap] += <dout, input shifted by the tap>; the padded input gradient is
+ *   dpin[r] = sum over taps of w[ki, kj] * dout[r - ki*Wp - kj],
+ * the forward loop over dout (with `front` zeros ahead) and the flipped
+ * kernel. */
+static void dw_backward_tiled(real *din /* (N, H, W) or NULL */, real *dw /* (k, k) */,
+                              const real *dout /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
+                              const real *w /* (k, k) */, const conv2d_shape *s,
+                              const dw_tile *t)
+{
+    real pin[DW_TILE];  /* padded input, then its gradient */
+    real gbuf[DW_TILE];  /* front zeros, then dout in tile positions */
+    real wflip[DW_KMAX * DW_KMAX];
+    const int k = s->k, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo, p = s->pad, Wp = t->Wp;
+    real *pd = gbuf + t->front;
+    for (int i = 0; i < k * k; i++)
+        wflip[i] = w[k * k - 1 - i];
+    /* the front and the dropped positions stay zero */
+    memset(gbuf, 0, ((size_t)t->front + (size_t)t->nb * t->plane) * sizeof *gbuf);
+    for (int n0 = 0; n0 < s->N; n0 += t->nb) {
+        const int m = s->N - n0 < t->nb ? s->N - n0 : t->nb;
+        const int L = dw_tile_len(t, s, m);
+        for (int i = 0; i < m; i++)
+            rows_copy(pd + i * t->plane, Wp, dout + (size_t)(n0 + i) * Ho * Wo, Wo, Ho, Wo);
+        memset(pin, 0, (size_t)m * t->plane * sizeof *pin);
+        dw_tile_load(pin, in, t, s, n0, m);
+        dw_dots(dw, pd, pin, k, Wp, L);
+        if (!din)
+            continue;
+        /* dpin over the positions of the input interior: up to the last
+         * interior element of image m-1 */
+        const int Lin = ((m - 1) * t->Hp + p + H - 1) * Wp + p + W;
+        memset(pin, 0, (size_t)Lin * sizeof *pin);
+        dw_taps(pin, gbuf, wflip, k, Wp, Lin);
+        for (int i = 0; i < m; i++)
+            rows_add(din + (size_t)(n0 + i) * H * W, W,
+                     pin + (size_t)i * t->plane + (size_t)p * Wp + p, Wp, H, W);
+    }
+}
+
+/* Depthwise backward of one channel, any stride, row loops. */
+static void dw_backward_rows(real *din /* (N, H, W) or NULL */, real *dw /* (k, k) */,
+                             const real *dout /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
+                             const real *w /* (k, k) */, const conv2d_shape *s)
+{
+    const int k = s->k, st = s->stride, p = s->pad, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo;
+    for (int ki = 0; ki < k; ki++) {
+        int ylo, yhi;
+        tap_range(&ylo, &yhi, H, Ho, ki, st, p);
+        for (int kj = 0; kj < k; kj++) {
+            int lo, hi;
+            tap_range(&lo, &hi, W, Wo, kj, st, p);
+            real acc = 0;
+            for (int n = 0; n < s->N; n++)
+                for (int oy = ylo; oy < yhi; oy++) {
+                    const real *g = dout + ((size_t)n * Ho + oy) * Wo;
+                    const real *r = in + ((size_t)n * H + oy * st - p + ki) * W;
+                    const int off = kj - p;
+                    if (st == 1) {
+#pragma omp simd reduction(+ : acc)
+                        for (int ox = lo; ox < hi; ox++)
+                            acc += g[ox] * r[ox + off];
+                    } else {
+                        for (int ox = lo; ox < hi; ox++)
+                            acc += g[ox] * r[ox * st + off];
+                    }
+                }
+            dw[ki * k + kj] += acc;
+        }
+    }
+    if (!din)
+        return;
+    for (int n = 0; n < s->N; n++)
+        for (int oy = 0; oy < Ho; oy++) {
+            const real *g = dout + ((size_t)n * Ho + oy) * Wo;
+            for (int ki = 0; ki < k; ki++) {
+                const int iy = oy * st - p + ki;
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int kj = 0; kj < k; kj++) {
+                    int lo, hi;
+                    tap_range(&lo, &hi, W, Wo, kj, st, p);
+                    const real wv = w[ki * k + kj];
+                    real *r = din + ((size_t)n * H + iy) * W;
+                    const int off = kj - p;
+                    if (st == 1) {
+#pragma omp simd
+                        for (int ox = lo; ox < hi; ox++)
+                            r[ox + off] += wv * g[ox];
+                    } else {
+                        for (int ox = lo; ox < hi; ox++)
+                            r[ox * st + off] += wv * g[ox];
+                    }
+                }
+            }
+        }
+}
+
+/* Sum of x[0..n), fixed order. */
+static real sum_row(const real *x, size_t n)
+{
+    real acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (size_t i = 0; i < n; i++)
+        acc += x[i];
+    return acc;
+}
+
+/* out[c, :] = bias[c] for every channel, the GEMM then adds with beta 1. */
+static void fill_bias(sim_ctx *ctx, real *out /* (C, P) */, const real *bias /* (C) */, int C,
+                      int P)
+{
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int c = 0; c < C; c++) {
+        real *o = out + (size_t)c * P, b = bias[c];
+        for (int i = 0; i < P; i++)
+            o[i] = b;
+    }
+}
+
+/* dbias[c] += sum over the plane of dout[c]. */
+static void bias_backward(sim_ctx *ctx, real *dbias /* (C) */, const real *dout /* (C, P) */,
+                          int C, int P)
+{
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int c = 0; c < C; c++)
+        dbias[c] += sum_row(dout + (size_t)c * P, (size_t)P);
+}
+
+/* col[(ci, ki, kj), (n, oy, ox)] = in[ci, n, oy*st - p + ki, ox*st - p + kj]
+ * or 0 in the padding, for the Cg input channels of one group. */
+static void im2col(sim_ctx *ctx, real *col /* (Cg*k*k, N*Ho*Wo) */,
+                   const real *in /* (Cg, N, H, W) */, int Cg, const conv2d_shape *s)
+{
+    const int k = s->k, st = s->stride, p = s->pad, N = s->N, H = s->H, W = s->W, Ho = s->Ho,
+              Wo = s->Wo, rows = Cg * k * k;
+    const size_t P = (size_t)N * Ho * Wo;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const int ci = r / (k * k), ki = r / k % k, kj = r % k;
+        int ylo, yhi, xlo, xhi;
+        tap_range(&ylo, &yhi, H, Ho, ki, st, p);
+        tap_range(&xlo, &xhi, W, Wo, kj, st, p);
+        const real *src = in + (size_t)ci * N * H * W;
+        real *dst = col + (size_t)r * P;
+        const int off = kj - p; /* output ox reads input column ox*st + off */
+        for (int n = 0; n < N; n++)
+            for (int oy = 0; oy < Ho; oy++) {
+                real *d = dst + ((size_t)n * Ho + oy) * Wo;
+                if (oy < ylo || oy >= yhi) {
+                    memset(d, 0, (size_t)Wo * sizeof *d);
+                    continue;
+                }
+                const real *a = src + ((size_t)n * H + oy * st - p + ki) * W;
+                for (int ox = 0; ox < xlo; ox++)
+                    d[ox] = 0;
+                if (st == 1)
+                    memcpy(d + xlo, a + xlo + off, (size_t)(xhi - xlo) * sizeof *d);
+                else
+                    for (int ox = xlo; ox < xhi; ox++)
+                        d[ox] = a[ox * st + off];
+                for (int ox = xhi; ox < Wo; ox++)
+                    d[ox] = 0;
+            }
+    }
+}
+
+/* din += col scattered back (the adjoint of im2col), parallel over input
+ * channels; each channel sums its k*k rows in a fixed order. */
+static void col2im_add(sim_ctx *ctx, real *din /* (Cg, N, H, W) */,
+                       const real *col /* (Cg*k*k, N*Ho*Wo) */, int Cg, const conv2d_shape *s)
+{
+    const int k = s->k, st = s->stride, p = s->pad, N = s->N, H = s->H, W = s->W, Ho = s->Ho,
+              Wo = s->Wo;
+    const size_t P = (size_t)N * Ho * Wo;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int ci = 0; ci < Cg; ci++) {
+        real *dst = din + (size_t)ci * N * H * W;
+        for (int ki = 0; ki < k; ki++) {
+            int ylo, yhi;
+            tap_range(&ylo, &yhi, H, Ho, ki, st, p);
+            for (int kj = 0; kj < k; kj++) {
+                int xlo, xhi;
+                tap_range(&xlo, &xhi, W, Wo, kj, st, p);
+                const int off = kj - p;
+                const real *src = col + ((size_t)ci * k * k + ki * k + kj) * P;
+                for (int n = 0; n < N; n++)
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        const real *c = src + ((size_t)n * Ho + oy) * Wo;
+                        real *d = dst + ((size_t)n * H + oy * st - p + ki) * W;
+                        if (st == 1) {
+#pragma omp simd
+                            for (int ox = xlo; ox < xhi; ox++)
+                                d[ox + off] += c[ox];
+                        } else {
+                            for (int ox = xlo; ox < xhi; ox++)
+                                d[ox * st + off] += c[ox];
+                        }
+                    }
+            }
+        }
+    }
+}
+
+void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
+                    const real *in /* (Ci, N, H, W) */, const real *w /* (Co, Ci/g, k, k) */,
+                    const real *bias /* (Co) or NULL */, real *scratch, const conv2d_shape *s)
+{
+    const int N = s->N, g = s->groups, Cg = s->Ci / g, Cog = s->Co / g, kk = s->k * s->k;
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)N * s->Ho * s->Wo;
+    switch (conv2d_algo_of(s)) {
+    case CONV2D_DEPTHWISE: {
+        dw_tile t;
+        const int tiled = dw_tile_of(s, &t);
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (int c = 0; c < s->Co; c++) {
+            real *o = out + (size_t)c * P;
+            const real *x = in + (size_t)c * N * HW, *wc = w + (size_t)c * kk;
+            const real b = bias ? bias[c] : 0;
+            if (tiled)
+                dw_forward_tiled(o, x, wc, b, s, &t);
+            else
+                dw_forward_rows(o, x, wc, b, s);
+        }
+        break;
+    }
+    case CONV2D_GEMM_1X1:
+        if (bias)
+            fill_bias(ctx, out, bias, s->Co, (int)P);
+        for (int gi = 0; gi < g; gi++)
+            blas_gemm(BLAS_N, BLAS_N, Cog, (int)P, Cg, 1, w + (size_t)gi * Cog * Cg, Cg,
+                      in + (size_t)gi * Cg * P, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P,
+                      (int)P);
+        break;
+    case CONV2D_IM2COL:
+        assert(scratch);
+        if (bias)
+            fill_bias(ctx, out, bias, s->Co, (int)P);
+        for (int gi = 0; gi < g; gi++) {
+            im2col(ctx, scratch, in + (size_t)gi * Cg * N * HW, Cg, s);
+            blas_gemm(BLAS_N, BLAS_N, Cog, (int)P, Cg * kk, 1, w + (size_t)gi * Cog * Cg * kk,
+                      Cg * kk, scratch, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P, (int)P);
+        }
+        break;
+    }
+}
+
+void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
+                     real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
+                     const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
+                     const real *w /* (Co, Ci/g, k, k) */, real *scratch, const conv2d_shape *s)
+{
+    assert(dw);
+    const int N = s->N, g = s->groups, Cg = s->Ci / g, Cog = s->Co / g, kk = s->k * s->k;
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)N * s->Ho * s->Wo, NHW = (size_t)N * HW;
+    if (dbias)
+        bias_backward(ctx, dbias, dout, s->Co, (int)P);
+    switch (conv2d_algo_of(s)) {
+    case CONV2D_DEPTHWISE: {
+        dw_tile t;
+        const int tiled = dw_tile_of(s, &t);
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (int c = 0; c < s->Co; c++) {
+            real *dx = din ? din + (size_t)c * NHW : NULL;
+            const real *x = in + (size_t)c * NHW, *go = dout + (size_t)c * P;
+            if (tiled)
+                dw_backward_tiled(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s, &t);
+            else
+                dw_backward_rows(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s);
+        }
+        break;
+    }
+    case CONV2D_GEMM_1X1:
+        for (int gi = 0; gi < g; gi++) {
+            const real *wg = w + (size_t)gi * Cog * Cg, *dog = dout + (size_t)gi * Cog * P;
+            const real *xg = in + (size_t)gi * Cg * P;
+            /* dW (Cog, Cg) += dout (Cog, P) * in^T (P, Cg) */
+            blas_gemm(BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg, (int)P, 1,
+                      dw + (size_t)gi * Cog * Cg, Cg);
+            /* din (Cg, P) += W^T (Cg, Cog) * dout (Cog, P) */
+            if (din)
+                blas_gemm(BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P, 1,
+                          din + (size_t)gi * Cg * P, (int)P);
+        }
+        break;
+    case CONV2D_IM2COL:
+        assert(scratch);
+        for (int gi = 0; gi < g; gi++) {
+            const real *wg = w + (size_t)gi * Cog * Cg * kk, *dog = dout + (size_t)gi * Cog * P;
+            im2col(ctx, scratch, in + (size_t)gi * Cg * NHW, Cg, s);
+            /* dW (Cog, Cg*k*k) += dout (Cog, P) * col^T (P, Cg*k*k) */
+            blas_gemm(BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P, scratch, (int)P, 1,
+                      dw + (size_t)gi * Cog * Cg * kk, Cg * kk);
+            if (!din)
+                continue;
+            /* dcol (Cg*k*k, P) = W^T (Cg*k*k, Cog) * dout (Cog, P), then scatter */
+            blas_gemm(BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog, (int)P, 0,
+                      scratch, (int)P);
+            col2im_add(ctx, din + (size_t)gi * Cg * NHW, scratch, Cg, s);
+        }
+        break;
+    }
+}
