@@ -20,4 +20,11 @@ size_t spike_forward(real *out, const real *v, size_t n);
 /* dv[i] += ds[i] if 0 <= v[i] <= 1. */
 void spike_backward(real *dv, const real *ds, const real *v, size_t n);
 
+/* The relaxed spike clamp(v, 0, 1): spike_backward is its exact derivative.
+ * Used only to check whole-network gradients against finite differences
+ * (a network of binary spikes has zero derivative almost everywhere, so the
+ * surrogate gradient can only be checked exactly for this relaxation).
+ * Returns the number of v >= 0.5 like spike_forward. */
+size_t spike_forward_relaxed(real *out, const real *v, size_t n);
+
 #endif

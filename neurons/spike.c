@@ -1,0 +1,35 @@
+/* spike.c - the spike function Theta of turn-off neurons (model.md §1):
+ * binary spikes at v >= 0.5, trained with the clipped straight-through
+ * estimator (the derivative of clamp(v, 0, 1)). */
+#include "spike.h"
+
+size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s = v[i] >= SPIKE_THRESHOLD; /* NaN does not fire */
+        count += (size_t)s;
+        out[i] = (real)s;
+    }
+    return count;
+}
+
+void spike_backward(real *dv /* (n) */, const real *ds /* (n) */, const real *v /* (n) */, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        real x = v[i];
+        if (x >= SPIKE_CLIP_LO && x <= SPIKE_CLIP_HI)
+            dv[i] += ds[i];
+    }
+}
+
+size_t spike_forward_relaxed(real *out /* (n) */, const real *v /* (n) */, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        real x = v[i];
+        count += x >= SPIKE_THRESHOLD;
+        out[i] = x < SPIKE_CLIP_LO ? SPIKE_CLIP_LO : x > SPIKE_CLIP_HI ? SPIKE_CLIP_HI : x;
+    }
+    return count;
+}

@@ -1,0 +1,117 @@
+/* test_spike.c - the spike function Theta: forward against the definition
+ * (the threshold itself fires), the spike count, and the clipped
+ * straight-through gradient as the derivative of clamp(v, 0, 1), with its
+ * inclusive edges and accumulation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "neurons/spike.h"
+#include "sim/rng.h"
+#include "tests/harness.h"
+
+static void test_forward(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 41);
+    const size_t n = 301;
+    real *v = calloc(n, sizeof *v), *s = calloc(n, sizeof *s), *inpl = calloc(n, sizeof *inpl);
+    rng_fill_uniform(&ctx, RNG_AUX, v, n, -1, 2);
+    v[0] = (real)0.5;
+    v[1] = REAL_IS_DOUBLE ? (real)nextafter(0.5, 0) : (real)nextafterf(0.5f, 0);
+    v[2] = 0;
+    v[3] = 1;
+    v[4] = (real)-0.5;
+    size_t ref_count = 0;
+    for (size_t i = 0; i < n; i++)
+        ref_count += (double)v[i] >= 0.5;
+    size_t count = spike_forward(s, v, n);
+    CU_ASSERT_EQUAL(count, ref_count);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_FATAL(s[i] == ((double)v[i] >= 0.5 ? 1 : 0));
+    CU_ASSERT(s[0] == 1);
+    CU_ASSERT(s[1] == 0);
+    CU_ASSERT(s[2] == 0 && s[3] == 1 && s[4] == 0);
+    memcpy(inpl, v, n * sizeof *inpl); /* out == v */
+    CU_ASSERT_EQUAL(spike_forward(inpl, inpl, n), ref_count);
+    CU_ASSERT(memcmp(inpl, s, n * sizeof *s) == 0);
+    CU_ASSERT_EQUAL(spike_forward(s, v, 0), 0);
+    free(v), free(s), free(inpl);
+    ctx_free(&ctx);
+}
+
+typedef struct {
+    real *v, *R;
+    size_t n;
+} clamp_problem;
+
+#if REAL_IS_DOUBLE
+/* L = sum(R .* clamp(v, 0, 1)); the straight-through gradient is its
+ * derivative away from the kinks. */
+static double clamp_loss(void *ud)
+{
+    clamp_problem *p = ud;
+    double L = 0;
+    for (size_t i = 0; i < p->n; i++)
+        L += (double)p->R[i] * fmin(fmax((double)p->v[i], 0), 1);
+    return L;
+}
+#endif
+
+static void test_backward(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 42);
+    const size_t n = 400;
+    const double h = 1e-4; /* L is piecewise linear: no truncation error off the kinks */
+    clamp_problem p = {calloc(n, sizeof(real)), calloc(n, sizeof(real)), n};
+    real *dv = calloc(n, sizeof *dv), *pre = calloc(n, sizeof *pre), *acc = calloc(n, sizeof *acc);
+    unsigned char *skip = calloc(n, 1);
+    rng_fill_uniform(&ctx, RNG_AUX, p.v, n, -1, 2);
+    rng_fill_uniform(&ctx, RNG_AUX, p.R, n, -1, 1);
+    spike_backward(dv, p.R, p.v, n);
+    size_t inside = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = p.v[i];
+        skip[i] = fabs(x) < 2 * h || fabs(x - 1) < 2 * h;
+        int in = x >= 0 && x <= 1;
+        inside += (size_t)in;
+        CU_ASSERT_FATAL(dv[i] == (in ? p.R[i] : 0));
+    }
+    CU_ASSERT(inside > n / 5 && inside < n - n / 5); /* both regimes are exercised */
+#if REAL_IS_DOUBLE
+    CU_ASSERT(harness_grad_check("spike surrogate vs d clamp(v,0,1)/dv", clamp_loss, &p, p.v, dv,
+                                 n, h, 1e-6, skip, 0));
+#endif
+    /* accumulation */
+    rng_fill_uniform(&ctx, RNG_AUX, pre, n, -1, 1);
+    memcpy(acc, pre, n * sizeof *acc);
+    spike_backward(acc, p.R, p.v, n);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_FATAL(acc[i] == pre[i] + dv[i]);
+
+    /* the edges: 0 and 1 are inside, anything beyond them outside */
+    const real above = REAL_IS_DOUBLE ? (real)(1 + 1e-9) : (real)nextafterf(1.0f, 2.0f);
+    real ev[6] = {0, 1, (real)-1e-9, above, (real)0.5, (real)-0.0};
+    real eds[6] = {3, 5, 7, 11, 13, 17}, edv[6] = {1, 1, 1, 1, 1, 1};
+    CU_ASSERT(above > 1);
+    spike_backward(edv, eds, ev, 6);
+    CU_ASSERT(edv[0] == 4);
+    CU_ASSERT(edv[1] == 6);
+    CU_ASSERT(edv[2] == 1);
+    CU_ASSERT(edv[3] == 1);
+    CU_ASSERT(edv[4] == 14);
+    CU_ASSERT(edv[5] == 18);
+    free(p.v), free(p.R), free(dv), free(pre), free(acc), free(skip);
+    ctx_free(&ctx);
+}
+
+int main(void)
+{
+    static const harness_test tests[] = {
+        {"Theta forward and spike count", test_forward},
+        {"clipped straight-through gradient", test_backward},
+        {NULL, NULL},
+    };
+    return harness_run("spike", tests);
+}
