@@ -42,7 +42,7 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static const char *const role_names[MEM_NROLES] = {
     [MEM_PARAMS] = "params",   [MEM_GRADS] = "grads", [MEM_OPTIM] = "optim",
     [MEM_ACTS] = "activations", [MEM_SCRATCH] = "scratch",
-    [MEM_DATA] = "data",       [MEM_ENGINE] = "engine",
+    [MEM_DATA] = "data",       [MEM_ENGINE] = "engine",    [MEM_META] = "meta",
 };
 
 const char *mem_role_name(mem_role role)

@@ -26,6 +26,7 @@ typedef enum {
     MEM_SCRATCH,    /* temporaries reused within one layer or column */
     MEM_DATA,       /* datasets and input batches */
     MEM_ENGINE,     /* event-engine state: populations, queues, counters */
+    MEM_META,       /* bookkeeping: parameter tables, names, shapes */
     MEM_NROLES
 } mem_role;
 

@@ -41,10 +41,19 @@ int harness_close_d(const char *what, const real *a, const double *b, size_t n, 
  *   err_i = |g_i - fd_i| / max(|g_i|, |fd_i|, floor),
  *   floor = 1e-3 * max_j |fd_j| (so exact zeros do not divide by zero).
  * Checks at most max_points indices (evenly spread; 0 = all). Prints the
- * worst error; returns 1 when every err_i <= tol. */
+ * worst error; returns 1 when every err_i <= tol. A point where f returns
+ * NaN (f's way of saying the perturbation crossed a kink) is skipped and
+ * counted; the check fails if every point was skipped. */
 int harness_grad_check(const char *what, double (*f)(void *ud), void *ud, real *x, const real *g,
                        size_t n, double h, double tol, const unsigned char *skip,
                        size_t max_points);
+
+/* The same, reporting in *checked how many points were compared (0 when
+ * every point was skipped; then nothing is printed, so the caller may retry
+ * with a smaller step). */
+int harness_grad_check_n(const char *what, double (*f)(void *ud), void *ud, real *x,
+                         const real *g, size_t n, double h, double tol, const unsigned char *skip,
+                         size_t max_points, size_t *checked);
 
 /* A context for a test, seeded; tests call ctx_free at the end. */
 void harness_ctx(sim_ctx *ctx, unsigned long seed);

@@ -1,0 +1,353 @@
+/* test_trevsnn.c - the assembled network: parameter counts of the presets
+ * (model.md §4), reversible gradients equal plain backprop for T in
+ * {1, 2, 4, 8}, a whole-network finite-difference gradient check, and the
+ * memory claim (reversible activation memory flat in T). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/dataset.h"
+#include "sim/rng.h"
+#include "tests/harness.h"
+#include "topology/trevsnn.h"
+
+static void test_preset_counts(void)
+{
+    static const struct {
+        const char *name;
+        size_t params;
+    } want[] = {
+        {"fmnist", 1349880}, {"cifar10", 5282152}, {"tiny", 17376912}, {"small", 32331312}};
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        trev_config c;
+        trev_model *m;
+        CU_ASSERT_EQUAL_FATAL(trev_preset(&ctx, &c, want[i].name), SIM_OK);
+        CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
+        CU_ASSERT_EQUAL(trev_count_learnable(m), want[i].params);
+        if (trev_count_learnable(m) != want[i].params)
+            fprintf(stderr, "\n  %s: %zu parameters, expected %zu\n", want[i].name,
+                    trev_count_learnable(m), want[i].params);
+        /* the paper's backbone + single linear head counts (model.md §4) */
+        if (!strcmp(want[i].name, "small") || !strcmp(want[i].name, "tiny")) {
+            c.inter_supv = 0;
+            trev_model *b;
+            CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &b, &c, 0), SIM_OK);
+            size_t K = (size_t)c.classes, C3 = (size_t)c.channels[3];
+            /* final head conv1 (K x C3 + 2K) and conv2 (K x K + 2K) vs linear C3->K (K x C3 + K) */
+            size_t backbone_linear = trev_count_learnable(b) - (K * K + 2 * K) - K;
+            CU_ASSERT_EQUAL(backbone_linear, !strcmp(want[i].name, "small") ? 29786312u : 15215912u);
+            (void)C3;
+            trev_destroy(&ctx, b);
+        }
+        trev_destroy(&ctx, m);
+    }
+    CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
+    ctx_free(&ctx);
+}
+
+/* A small config (input 32 so real Fashion-MNIST images fit). */
+static trev_config small_cfg(int T)
+{
+    trev_config c;
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    trev_preset(&ctx, &c, "fmnist");
+    ctx_free(&ctx);
+    int ch[4] = {4, 8, 8, 12};
+    memcpy(c.channels, ch, sizeof ch);
+    c.T = T;
+    return c;
+}
+
+/* Random weights large enough that every spike site fires sometimes. */
+static void randomize(sim_ctx *ctx, trev_model *m)
+{
+    real *p = trev_params(m);
+    for (int i = 0; i < trev_nparams(m); i++) {
+        const trev_param *t = trev_param_at(m, i);
+        real *v = p + t->offset;
+        const char *leaf = strrchr(t->name, '/') + 1;
+        for (size_t j = 0; j < t->n; j++) {
+            double u = rng_uniform(ctx, RNG_AUX);
+            if (!strcmp(leaf, "weight") && t->ndim == 4)
+                v[j] = (real)rng_normal(ctx, RNG_AUX, 0.6);
+            else if (!strcmp(leaf, "alpha"))
+                v[j] = (real)(0.3 + 0.6 * u);
+            else if (!strcmp(leaf, "running_var"))
+                v[j] = (real)(0.5 + u);
+            else if (!strcmp(leaf, "running_mean") || !strcmp(leaf, "bias"))
+                v[j] = (real)(0.4 * (u - 0.5));
+            else /* BN weight, gains, gamma */
+                v[j] = (real)(0.7 + 0.6 * u);
+        }
+    }
+}
+
+typedef struct {
+    real *images;
+    int labels[16];
+    int n;
+} batch;
+
+static int real_batch(sim_ctx *ctx, batch *b, int n)
+{
+    dataset ds;
+    if (dataset_load_fmnist(ctx, &ds, NULL, 0) != SIM_OK) {
+        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
+        return 0;
+    }
+    int idx[16];
+    for (int i = 0; i < n; i++)
+        idx[i] = 100 + 7 * i;
+    b->n = n;
+    b->images = malloc((size_t)n * 32 * 32 * sizeof *b->images);
+    sim_status st = dataset_batch(ctx, &ds, b->images, b->labels, idx, n, &dataset_norm_fmnist, NULL);
+    dataset_free(ctx, &ds);
+    return st == SIM_OK;
+}
+
+/* Gradients of one training step in `mode` into a fresh copy. */
+static real *grads_of(sim_ctx *ctx, const trev_config *c, uint64_t seed, const batch *b,
+                      trev_mode mode, double *loss, double *rebuild)
+{
+    trev_model *m;
+    sim_ctx wctx;
+    harness_ctx(&wctx, seed);
+    if (trev_create(ctx, &m, c, 1) != SIM_OK)
+        return NULL;
+    randomize(&wctx, m);
+    ctx_free(&wctx);
+    if (trev_prepare(ctx, m, b->n, mode) != SIM_OK)
+        return NULL;
+    trev_zero_grads(m);
+    trev_step r;
+    if (trev_train_step(ctx, m, b->images, b->labels, b->n, &r, mode == TREV_REV) != SIM_OK) {
+        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
+        return NULL;
+    }
+    *loss = r.loss;
+    *rebuild = r.max_rebuild_err;
+    size_t n = trev_nvalues(m);
+    real *g = malloc(n * sizeof *g);
+    memcpy(g, trev_grads(m), n * sizeof *g);
+    trev_destroy(ctx, m);
+    return g;
+}
+
+static void test_rev_equals_plain(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 3);
+    batch b;
+    CU_ASSERT_FATAL(real_batch(&ctx, &b, 6));
+    const int Ts[] = {1, 2, 4, 8};
+    for (size_t k = 0; k < 4; k++) {
+        trev_config c = small_cfg(Ts[k]);
+        double lp, lr, e0, e1;
+        real *gp = grads_of(&ctx, &c, 11 + k, &b, TREV_PLAIN, &lp, &e0);
+        real *gr = grads_of(&ctx, &c, 11 + k, &b, TREV_REV, &lr, &e1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(gp);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(gr);
+        CU_ASSERT(fabs(lp - lr) <= 1e-12 * fabs(lp));
+        /* compare tensor by tensor, relative to each tensor's largest gradient */
+        trev_model *m;
+        CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
+        double worst = 0;
+        const char *wname = "";
+        int nonzero = 0, learnable = 0;
+        for (int i = 0; i < trev_nparams(m); i++) {
+            const trev_param *p = trev_param_at(m, i);
+            if (p->buffer)
+                continue;
+            learnable++;
+            double mx = 0, d = 0;
+            for (size_t j = 0; j < p->n; j++) {
+                mx = fmax(mx, fabs((double)gp[p->offset + j]));
+                d = fmax(d, fabs((double)gp[p->offset + j] - (double)gr[p->offset + j]));
+            }
+            nonzero += mx > 0;
+            double rel = mx > 0 ? d / mx : d;
+            if (rel > worst) {
+                worst = rel;
+                wname = p->name;
+            }
+        }
+        double tol = TOL(1e-9, 2e-2);
+        CU_ASSERT(worst <= tol);
+        /* every tensor except column 0's four alphas gets a gradient */
+        CU_ASSERT_EQUAL(nonzero, learnable - 4);
+        if (!(worst <= tol) || getenv("SIM_TEST_VERBOSE"))
+            fprintf(stderr, "\n  T=%d: rev vs plain worst relative gradient difference %.3g (%s), "
+                    "rebuild error %.3g\n", Ts[k], worst, wname, e1);
+        CU_ASSERT(e1 <= TOL(1e-12, 1e-3));
+        trev_destroy(&ctx, m);
+        free(gp);
+        free(gr);
+    }
+    free(b.images);
+    ctx_free(&ctx);
+}
+
+#if REAL_IS_DOUBLE
+typedef struct {
+    sim_ctx *ctx;
+    trev_model *m;
+    const batch *b;
+    uint64_t base; /* kink signature at the unperturbed parameters */
+    int kinks;
+} fd_ud;
+
+/* The loss, or NaN when the perturbation moved a spike input across 0 or 1
+ * (the relaxation's kinks), where a central difference is meaningless. */
+static double fd_loss(void *ud)
+{
+    fd_ud *u = ud;
+    double loss = 0;
+    trev_forward_loss(u->ctx, u->m, u->b->images, u->b->labels, u->b->n, &loss);
+    if (trev_kink_signature(u->m) != u->base) {
+        u->kinks++;
+        return NAN;
+    }
+    return loss;
+}
+
+/* The whole network against central finite differences. Binary spikes have
+ * zero derivative almost everywhere, so the check replaces them with their
+ * relaxation clamp(v, 0, 1), whose exact derivative is the surrogate the
+ * backward uses. A perturbation that moves any spike input across a kink
+ * (0 or 1) is detected by the model's kink signature and that point is
+ * skipped - the whole-network version of skipping points near Theta's
+ * threshold and clip edges. Every parameter tensor is checked (up to 6
+ * entries each), in plain and in rev mode. */
+static void test_finite_differences(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 5);
+    batch b;
+    CU_ASSERT_FATAL(real_batch(&ctx, &b, 3));
+    trev_config c = small_cfg(3);
+    int ch[4] = {4, 6, 6, 8};
+    memcpy(c.channels, ch, sizeof ch);
+    c.classes = 10;
+    c.leaky_slope = 0.3; /* exercise the LeakyReLU's negative side */
+    for (int mode = 0; mode < 2; mode++) {
+        trev_model *m;
+        CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
+        randomize(&ctx, m);
+        trev_set_relaxed_spikes(m, 1);
+        CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, mode ? TREV_REV : TREV_PLAIN), SIM_OK);
+        trev_zero_grads(m);
+        trev_step r;
+        CU_ASSERT_EQUAL_FATAL(trev_train_step(&ctx, m, b.images, b.labels, b.n, &r, 0), SIM_OK);
+        double l0;
+        CU_ASSERT_EQUAL_FATAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &l0), SIM_OK);
+        CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
+        fd_ud u = {&ctx, m, &b, trev_kink_signature(m), 0};
+        int failed = 0, checked = 0;
+        for (int i = 0; i < trev_nparams(m); i++) {
+            const trev_param *p = trev_param_at(m, i);
+            if (p->buffer)
+                continue;
+            if (strstr(p->name, "col0/") && strstr(p->name, "alpha"))
+                continue; /* multiplies c^0 = 0: gradient 0, and FD is 0 too */
+            char what[128];
+            snprintf(what, sizeof what, "%s (%s)", p->name, mode ? "rev" : "plain");
+            /* parameters that touch every position (stem gains, biases) move
+             * many inputs, so at h = 1e-6 every point may cross a kink: only
+             * then retry with smaller steps */
+            size_t nck = 0;
+            int ok = 0;
+            for (double h = 1e-6; h >= 1e-9 && nck == 0; h /= 10)
+                ok = harness_grad_check_n(what, fd_loss, &u, trev_params(m) + p->offset,
+                                          trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
+            failed += !ok;
+            checked++;
+        }
+        CU_ASSERT_EQUAL(failed, 0);
+        CU_ASSERT(checked > 100);
+        if (failed || getenv("SIM_TEST_VERBOSE"))
+            fprintf(stderr, "\n  %s: %d tensors checked, %d evaluations crossed a kink\n",
+                    mode ? "rev" : "plain", checked, u.kinks);
+        trev_destroy(&ctx, m);
+    }
+    free(b.images);
+    ctx_free(&ctx);
+}
+#endif
+
+/* The O(L) claim: reversible-mode activation bytes do not grow with T;
+ * plain mode grows linearly. The plan matches what is really allocated. */
+static void test_memory_flat_in_T(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    trev_config c;
+    trev_preset(&ctx, &c, "fmnist");
+    size_t rev[9], plain[9];
+    const int Ts[] = {1, 8};
+    for (int k = 0; k < 2; k++) {
+        c.T = Ts[k];
+        trev_model *m;
+        CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
+        size_t r[MEM_NROLES], p[MEM_NROLES];
+        CU_ASSERT_EQUAL_FATAL(trev_plan_bytes(&ctx, m, 64, TREV_REV, r), SIM_OK);
+        CU_ASSERT_EQUAL_FATAL(trev_plan_bytes(&ctx, m, 64, TREV_PLAIN, p), SIM_OK);
+        rev[k] = r[MEM_ACTS];
+        plain[k] = p[MEM_ACTS];
+        CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, 64, TREV_REV), SIM_OK);
+        CU_ASSERT_EQUAL(mem_current(&ctx, MEM_ACTS), r[MEM_ACTS]);
+        trev_destroy(&ctx, m);
+    }
+    double rr = (double)rev[1] / rev[0], pr = (double)plain[1] / plain[0];
+    CU_ASSERT(rr <= 1.15);
+    CU_ASSERT(pr >= 4.0);
+    if (!(rr <= 1.15) || !(pr >= 4.0) || getenv("SIM_TEST_VERBOSE"))
+        fprintf(stderr, "\n  activation bytes T=1 -> T=8: rev %zu -> %zu (x%.2f), plain %zu -> %zu "
+                "(x%.2f)\n", rev[0], rev[1], rr, plain[0], plain[1], pr);
+    ctx_free(&ctx);
+}
+
+static void test_bad_inputs(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    trev_config c = small_cfg(2);
+    trev_model *m;
+    CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
+    real img[2 * 32 * 32] = {0};
+    int labels[2] = {3, 10};
+    trev_step r;
+    CU_ASSERT_EQUAL(trev_train_step(&ctx, m, img, labels, 2, &r, 0), SIM_EINVAL); /* not prepared */
+    CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, 2, TREV_PLAIN), SIM_OK);
+    CU_ASSERT_EQUAL(trev_train_step(&ctx, m, img, labels, 2, &r, 0), SIM_ERANGE);
+    CU_ASSERT(strstr(ctx_errmsg(&ctx), "label 10") != NULL);
+    labels[1] = 1;
+    CU_ASSERT_EQUAL(trev_train_step(&ctx, m, img, labels, 3, &r, 0), SIM_ERANGE); /* batch > plan */
+    CU_ASSERT_EQUAL(trev_train_step(&ctx, m, img, labels, 2, &r, 0), SIM_OK);
+    trev_destroy(&ctx, m);
+    c.input_size = 30;
+    CU_ASSERT_EQUAL(trev_create(&ctx, &m, &c, 1), SIM_EINVAL);
+    c = small_cfg(0);
+    CU_ASSERT_EQUAL(trev_create(&ctx, &m, &c, 1), SIM_EINVAL);
+    CU_ASSERT_EQUAL(trev_preset(&ctx, &c, "huge"), SIM_ENOTFOUND);
+    CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
+    ctx_free(&ctx);
+}
+
+int main(void)
+{
+    static const harness_test all[] = {
+        {"preset parameter counts", test_preset_counts},
+        {"reversible gradients equal plain, T = 1, 2, 4, 8", test_rev_equals_plain},
+#if REAL_IS_DOUBLE
+        {"whole-network finite differences", test_finite_differences},
+#endif
+        {"activation memory flat in T (rev)", test_memory_flat_in_T},
+        {"bad inputs rejected", test_bad_inputs},
+        {NULL, NULL},
+    };
+    return harness_run("trevsnn", all);
+}

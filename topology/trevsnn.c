@@ -1,0 +1,1270 @@
+/* trevsnn.c - T-RevSNN assembly: presets, parameter table, memory plan,
+ * training step (plain and reversible backward) and inference forward.
+ *
+ * A column is 4 levels; a level is Down + Up -> u0 -> block1 -> block2 -> F,
+ * and its turn-on state is c = F + alpha * c_prev (model.md §2). The same
+ * level_forward/level_backward pair serves both training modes; they differ
+ * only in where a level's internals come from during backward: stored from
+ * the forward (plain) or recomputed from rebuilt states (rev, model.md §3). */
+#include "trevsnn.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "neurons/spike.h"
+#include "sim/rng.h"
+#include "topology/batchnorm.h"
+#include "topology/elementwise.h"
+#include "topology/loss.h"
+#include "topology/wsconv.h"
+
+#define ALPHA_MIN 1e-3
+#define NONE ((size_t)-1)
+
+/* ---- parameter references (offsets into the flat arrays) ---- */
+
+typedef struct { /* WSConv: weight, bias, gain; standardized copy in m->std */
+    size_t w, b, g, what, stats;
+    int Co, fan;
+} ws_ref;
+
+typedef struct { /* depthwise conv with bias */
+    size_t w, b;
+} dw_ref;
+
+typedef struct { /* conv without bias followed by BatchNorm */
+    size_t w, bw, bb, rm, rv;
+} cbn_ref;
+
+typedef struct {
+    dw_ref dw1, dw2; /* dw2 is the level's shared one in block2 */
+    int pw1, pw2;    /* indices into m->ws */
+    size_t gamma;    /* NONE in block2 */
+} block_ref;
+
+typedef struct {
+    cbn_ref down, up; /* down.w == NONE at l = 0; up.w == NONE at t = 0 or l = 3 */
+    block_ref b[2];
+    size_t alpha;
+} level_ref;
+
+/* ---- per-level activations (one column's worth in rev mode) ---- */
+
+typedef struct {
+    real *h, *d1, *p1, *s1, *p2, *d2, *out; /* (C,M) except p1, s1 (4C,M) */
+} block_buf;
+
+typedef struct {
+    real *sdown, *dpre, *dstat; /* Theta(c_{l-1}), down conv out, BN mean/rstd */
+    real *sup, *upre, *ustat;   /* Theta(c_{l+1}^{t-1}), up conv out, BN mean/rstd */
+    real *u0;
+    block_buf b[2];
+} level_buf;
+
+typedef struct {
+    conv2d_shape down, up, dw, pw1, pw2;
+} level_shapes;
+
+struct trev_model {
+    trev_config cfg;
+    int R[TREV_LEVELS], S1; /* level resolutions; stem conv1 output size */
+    trev_param *tab;
+    int ntab, cap;
+    size_t nval;
+    real *p, *g;
+    ws_ref *ws;
+    int nws, wscap;
+    size_t nstd;
+    real *std, *gstd; /* standardized weights and their gradients */
+    int stem1, stem2;
+    level_ref *lev;           /* [T][4] */
+    int head[TREV_MAXT];      /* intermediate heads (ws index), -1 if none */
+    int fh1, fh2;             /* final head */
+
+    /* plan for batch n (trev_prepare) */
+    int n;
+    trev_mode mode;
+    int prepared;
+    conv2d_shape stem1_s, stem2_s, head_s, fh2_s;
+    level_shapes ls[TREV_LEVELS];
+    real *acts, *scr;
+    level_buf *buf;           /* [T][4] in plain mode, [1][4] in rev mode */
+    real *st[2][TREV_LEVELS]; /* rev: alternating state sets */
+    real *stp[TREV_MAXT][TREV_LEVELS]; /* state c_l^t for every t (aliases in rev mode) */
+    real *gst[2][TREV_LEVELS];
+    real *x, *a1, *a2;        /* stem output, conv1 out, leaky out */
+    real *gx, *ga1, *ga2;
+    real *conv_scr, *tmp1, *tmp2, *G0, *G1, *G2, *G4a, *G4b, *Gs, *Gt;
+    real *hs, *hg, *hh, *ha, *hprob, *logits, *hgl, *hgg, *hgh, *hga; /* heads */
+    real *chk;                /* rev-mode rebuild check copies, or NULL */
+    int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
+    uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
+};
+
+/* ======================= configuration and presets ======================= */
+
+sim_status trev_preset(sim_ctx *ctx, trev_config *cfg, const char *name)
+{
+    static const struct {
+        const char *name;
+        int cin, size, raw, c[4], k, T, ks, s1, K;
+    } P[] = {
+        {"fmnist", 1, 32, 28, {16, 32, 64, 128}, 3, 4, 3, 1, 10},
+        {"cifar10", 3, 32, 32, {32, 64, 128, 256}, 3, 4, 3, 1, 10},
+        {"tiny", 3, 224, 224, {64, 128, 256, 384}, 5, 4, 7, 2, 1000},
+        {"small", 3, 224, 224, {96, 192, 384, 512}, 5, 4, 7, 2, 1000},
+    };
+    for (size_t i = 0; i < sizeof P / sizeof *P; i++) {
+        if (strcmp(name, P[i].name) != 0)
+            continue;
+        memset(cfg, 0, sizeof *cfg);
+        snprintf(cfg->preset, sizeof cfg->preset, "%s", name);
+        memcpy(cfg->channels, P[i].c, sizeof cfg->channels);
+        cfg->T = P[i].T;
+        cfg->kernel = P[i].k;
+        cfg->in_channels = P[i].cin;
+        cfg->input_size = P[i].size;
+        cfg->raw_size = P[i].raw;
+        cfg->stem_kernel = P[i].ks;
+        cfg->stem_stride = P[i].s1;
+        cfg->classes = P[i].K;
+        cfg->leaky_slope = 1.0;
+        cfg->label_smoothing = 0.1;
+        cfg->inter_supv = 1;
+        cfg->bn_momentum = 0.1;
+        cfg->bn_eps = 1e-5;
+        if (P[i].cin == 1) {
+            cfg->mean[0] = 0.2860;
+            cfg->std[0] = 0.3530;
+        } else if (!strcmp(name, "cifar10")) {
+            const double mu[3] = {0.4914, 0.4822, 0.4465}, sd[3] = {0.2470, 0.2435, 0.2616};
+            memcpy(cfg->mean, mu, sizeof mu);
+            memcpy(cfg->std, sd, sizeof sd);
+        } else { /* ImageNet */
+            const double mu[3] = {0.485, 0.456, 0.406}, sd[3] = {0.229, 0.224, 0.225};
+            memcpy(cfg->mean, mu, sizeof mu);
+            memcpy(cfg->std, sd, sizeof sd);
+        }
+        return SIM_OK;
+    }
+    return ctx_error(ctx, SIM_ENOTFOUND,
+                     "unknown preset '%s' (expected fmnist, cifar10, tiny or small)", name);
+}
+
+sim_status trev_config_check(sim_ctx *ctx, const trev_config *c)
+{
+    for (int l = 0; l < TREV_LEVELS; l++)
+        if (c->channels[l] < 1 || c->channels[l] > 65536)
+            return ctx_error(ctx, SIM_EINVAL, "config: channels[%d] = %d, expected 1..65536", l,
+                             c->channels[l]);
+    if (c->T < 1 || c->T > TREV_MAXT)
+        return ctx_error(ctx, SIM_EINVAL, "config: T = %d, expected 1..%d", c->T, TREV_MAXT);
+    if (c->kernel < 1 || c->kernel % 2 == 0 || c->kernel > 15)
+        return ctx_error(ctx, SIM_EINVAL, "config: kernel = %d, expected an odd size 1..15",
+                         c->kernel);
+    if (c->stem_kernel < 1 || c->stem_kernel % 2 == 0 || c->stem_kernel > 15)
+        return ctx_error(ctx, SIM_EINVAL, "config: stem_kernel = %d, expected an odd size 1..15",
+                         c->stem_kernel);
+    if (c->stem_stride < 1 || c->stem_stride > 4)
+        return ctx_error(ctx, SIM_EINVAL, "config: stem_stride = %d, expected 1..4",
+                         c->stem_stride);
+    if (c->in_channels < 1 || c->in_channels > 64)
+        return ctx_error(ctx, SIM_EINVAL, "config: in_channels = %d, expected 1..64",
+                         c->in_channels);
+    int div = 8 * c->stem_stride;
+    if (c->input_size < div || c->input_size % div != 0 || c->input_size > 4096)
+        return ctx_error(ctx, SIM_EINVAL,
+                         "config: input_size = %d, expected a multiple of %d (16 per stride-1 "
+                         "stem) up to 4096",
+                         c->input_size, div);
+    if (c->classes < 2 || c->classes > 100000)
+        return ctx_error(ctx, SIM_EINVAL, "config: classes = %d, expected 2..100000", c->classes);
+    if (!(c->label_smoothing >= 0 && c->label_smoothing < 1))
+        return ctx_error(ctx, SIM_EINVAL, "config: label_smoothing = %g, expected [0, 1)",
+                         c->label_smoothing);
+    if (!isfinite(c->leaky_slope))
+        return ctx_error(ctx, SIM_EINVAL, "config: leaky_slope is not finite");
+    return SIM_OK;
+}
+
+int trev_config_json(const trev_config *c, char *buf, size_t len)
+{
+    return snprintf(buf, len,
+                    "{\"preset\": \"%s\", \"channels\": [%d, %d, %d, %d], \"T\": %d, "
+                    "\"kernel\": %d, \"in_channels\": %d, \"input_size\": %d, "
+                    "\"stem_kernel\": %d, \"stem_stride\": %d, \"classes\": %d, "
+                    "\"leaky_slope\": %.12g, \"label_smoothing\": %.12g, \"inter_supv\": %s, "
+                    "\"bn_momentum\": %.12g, \"bn_eps\": %.12g, "
+                    "\"normalization\": {\"mean\": [%.12g, %.12g, %.12g], "
+                    "\"std\": [%.12g, %.12g, %.12g], \"raw_size\": %d, \"padding\": %d}}",
+                    c->preset, c->channels[0], c->channels[1], c->channels[2], c->channels[3],
+                    c->T, c->kernel, c->in_channels, c->input_size, c->stem_kernel,
+                    c->stem_stride, c->classes, c->leaky_slope, c->label_smoothing,
+                    c->inter_supv ? "true" : "false", c->bn_momentum, c->bn_eps, c->mean[0],
+                    c->mean[1], c->mean[2], c->std[0], c->std[1], c->std[2], c->raw_size,
+                    (c->input_size - c->raw_size) / 2);
+}
+
+/* =========================== parameter table ============================ */
+
+static sim_status grow(sim_ctx *ctx, void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return SIM_OK;
+    int nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *na = mem_calloc(ctx, MEM_META, (size_t)nc, elem);
+    if (!na)
+        return SIM_ENOMEM;
+    if (*arr)
+        memcpy(na, *arr, (size_t)*cap * elem);
+    mem_free(ctx, *arr);
+    *arr = na;
+    *cap = nc;
+    return SIM_OK;
+}
+
+/* Builder state: first error wins, later adds are no-ops. */
+typedef struct {
+    sim_ctx *ctx;
+    trev_model *m;
+    sim_status st;
+} builder;
+
+static size_t add(builder *b, const char *name, int ndim, const int *shape, trev_init init,
+                  int buffer, int decay)
+{
+    trev_model *m = b->m;
+    if (b->st != SIM_OK)
+        return 0;
+    if ((b->st = grow(b->ctx, (void **)&m->tab, &m->cap, m->ntab + 1, sizeof *m->tab)) != SIM_OK)
+        return 0;
+    trev_param *p = &m->tab[m->ntab++];
+    size_t len = strlen(name);
+    assert(len < sizeof p->name);
+    memcpy(p->name, name, len + 1);
+    p->ndim = ndim;
+    p->n = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        p->n *= (size_t)shape[i];
+    }
+    p->offset = m->nval;
+    p->buffer = (unsigned char)buffer;
+    p->decay = (unsigned char)decay;
+    p->init = init;
+    m->nval += (p->n + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
+    return p->offset;
+}
+
+static size_t add_vec(builder *b, const char *prefix, const char *leaf, int C, trev_init init,
+                      int buffer)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s/%s", prefix, leaf);
+    return add(b, name, 1, &C, init, buffer, 0);
+}
+
+static size_t add_weight(builder *b, const char *prefix, int Co, int Ci, int k)
+{
+    char name[128];
+    int shape[4] = {Co, Ci, k, k};
+    snprintf(name, sizeof name, "%s/weight", prefix);
+    return add(b, name, 4, shape, TREV_INIT_TRUNC, 0, 1);
+}
+
+static int add_ws(builder *b, const char *prefix, int Co, int Ci, int k)
+{
+    trev_model *m = b->m;
+    ws_ref r;
+    r.w = add_weight(b, prefix, Co, Ci, k);
+    r.b = add_vec(b, prefix, "bias", Co, TREV_INIT_ZERO, 0);
+    r.g = add_vec(b, prefix, "gain", Co, TREV_INIT_ONE, 0);
+    r.Co = Co;
+    r.fan = Ci * k * k;
+    r.what = m->nstd;
+    m->nstd += ((size_t)Co * (size_t)r.fan + 15) / 16 * 16;
+    r.stats = m->nstd;
+    m->nstd += ((size_t)2 * Co + 15) / 16 * 16;
+    if (b->st != SIM_OK)
+        return -1;
+    if ((b->st = grow(b->ctx, (void **)&m->ws, &m->wscap, m->nws + 1, sizeof *m->ws)) != SIM_OK)
+        return -1;
+    m->ws[m->nws] = r;
+    return m->nws++;
+}
+
+static dw_ref add_dw(builder *b, const char *prefix, int C, int k)
+{
+    dw_ref r;
+    r.w = add_weight(b, prefix, C, 1, k);
+    r.b = add_vec(b, prefix, "bias", C, TREV_INIT_ZERO, 0);
+    return r;
+}
+
+static cbn_ref add_cbn(builder *b, const char *prefix, int Co, int Ci, int k)
+{
+    char pre[96];
+    cbn_ref r;
+    snprintf(pre, sizeof pre, "%s/conv", prefix);
+    r.w = add_weight(b, pre, Co, Ci, k);
+    snprintf(pre, sizeof pre, "%s/bn", prefix);
+    r.bw = add_vec(b, pre, "weight", Co, TREV_INIT_ONE, 0);
+    r.bb = add_vec(b, pre, "bias", Co, TREV_INIT_ZERO, 0);
+    r.rm = add_vec(b, pre, "running_mean", Co, TREV_INIT_ZERO, 1);
+    r.rv = add_vec(b, pre, "running_var", Co, TREV_INIT_ONE, 1);
+    return r;
+}
+
+static void build_table(builder *b)
+{
+    trev_model *m = b->m;
+    const trev_config *c = &m->cfg;
+    const int *C = c->channels, k = c->kernel, T = c->T;
+    char pre[96];
+    m->stem1 = add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
+    m->stem2 = add_ws(b, "stem/conv2", C[0], C[0], 3);
+    int shpw2[TREV_LEVELS];
+    dw_ref shdw2[TREV_LEVELS];
+    for (int l = 0; l < TREV_LEVELS; l++) {
+        snprintf(pre, sizeof pre, "shared/level%d/pw2", l);
+        shpw2[l] = add_ws(b, pre, C[l], 4 * C[l], 1);
+        snprintf(pre, sizeof pre, "shared/level%d/dw2", l);
+        shdw2[l] = add_dw(b, pre, C[l], k);
+    }
+    for (int t = 0; t < T; t++) {
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            level_ref *L = &m->lev[t * TREV_LEVELS + l];
+            char lp[48];
+            snprintf(lp, sizeof lp, "col%d/level%d", t, l);
+            L->down.w = L->up.w = NONE;
+            if (l > 0) {
+                snprintf(pre, sizeof pre, "%s/down", lp);
+                L->down = add_cbn(b, pre, C[l], C[l - 1], l == 3 ? 1 : 3);
+            }
+            if (t > 0 && l < 3) {
+                snprintf(pre, sizeof pre, "%s/up", lp);
+                L->up = add_cbn(b, pre, C[l], C[l + 1], 1);
+            }
+            for (int bi = 0; bi < 2; bi++) {
+                block_ref *B = &L->b[bi];
+                snprintf(pre, sizeof pre, "%s/block%d/dw1", lp, bi + 1);
+                B->dw1 = add_dw(b, pre, C[l], k);
+                snprintf(pre, sizeof pre, "%s/block%d/pw1", lp, bi + 1);
+                B->pw1 = add_ws(b, pre, 4 * C[l], C[l], 1);
+                if (bi == 0) {
+                    snprintf(pre, sizeof pre, "%s/block1/pw2", lp);
+                    B->pw2 = add_ws(b, pre, C[l], 4 * C[l], 1);
+                    snprintf(pre, sizeof pre, "%s/block1/dw2", lp);
+                    B->dw2 = add_dw(b, pre, C[l], k);
+                    snprintf(pre, sizeof pre, "%s/block1", lp);
+                    B->gamma = add_vec(b, pre, "gamma", C[l], TREV_INIT_ONE, 0);
+                } else {
+                    B->pw2 = shpw2[l];
+                    B->dw2 = shdw2[l];
+                    B->gamma = NONE;
+                }
+            }
+            L->alpha = add_vec(b, lp, "alpha", C[l], TREV_INIT_HALF, 0);
+        }
+    }
+    for (int t = 0; t < T; t++)
+        m->head[t] = -1;
+    if (c->inter_supv)
+        for (int t = 0; t + 1 < T; t++) {
+            snprintf(pre, sizeof pre, "head%d/conv", t);
+            m->head[t] = add_ws(b, pre, c->classes, C[3], 1);
+        }
+    snprintf(pre, sizeof pre, "head%d/conv1", T - 1);
+    m->fh1 = add_ws(b, pre, c->classes, C[3], 1);
+    snprintf(pre, sizeof pre, "head%d/conv2", T - 1);
+    m->fh2 = add_ws(b, pre, c->classes, c->classes, 1);
+}
+
+static void init_params(sim_ctx *ctx, trev_model *m)
+{
+    for (int i = 0; i < m->ntab; i++) {
+        const trev_param *p = &m->tab[i];
+        real *v = m->p + p->offset;
+        for (size_t j = 0; j < p->n; j++) {
+            switch (p->init) {
+            case TREV_INIT_TRUNC: v[j] = (real)rng_trunc_normal(ctx, RNG_INIT, 0.02); break;
+            case TREV_INIT_ZERO: v[j] = 0; break;
+            case TREV_INIT_ONE: v[j] = 1; break;
+            case TREV_INIT_HALF: v[j] = (real)0.5; break;
+            }
+        }
+    }
+}
+
+sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, int train)
+{
+    *out = NULL;
+    sim_status st = trev_config_check(ctx, cfg);
+    if (st != SIM_OK)
+        return st;
+    trev_model *m = mem_alloc(ctx, MEM_META, sizeof *m);
+    if (!m)
+        return SIM_ENOMEM;
+    m->cfg = *cfg;
+    m->S1 = cfg->input_size / cfg->stem_stride;
+    m->R[0] = m->S1 / 2;
+    m->R[1] = m->R[0] / 2;
+    m->R[2] = m->R[1] / 2;
+    m->R[3] = m->R[2];
+    m->lev = mem_calloc(ctx, MEM_META, (size_t)cfg->T * TREV_LEVELS, sizeof *m->lev);
+    if (!m->lev) {
+        trev_destroy(ctx, m);
+        return SIM_ENOMEM;
+    }
+    builder b = {ctx, m, SIM_OK};
+    build_table(&b);
+    if (b.st == SIM_OK) {
+        m->p = mem_calloc(ctx, MEM_PARAMS, m->nval, sizeof(real));
+        m->std = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
+        if (train) {
+            m->g = mem_calloc(ctx, MEM_GRADS, m->nval, sizeof(real));
+            m->gstd = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
+        }
+        if (!m->p || !m->std || (train && (!m->g || !m->gstd)))
+            b.st = SIM_ENOMEM;
+    }
+    if (b.st != SIM_OK) {
+        trev_destroy(ctx, m);
+        return b.st;
+    }
+    init_params(ctx, m);
+    *out = m;
+    return SIM_OK;
+}
+
+static void free_plan(sim_ctx *ctx, trev_model *m)
+{
+    mem_free(ctx, m->acts);
+    mem_free(ctx, m->scr);
+    mem_free(ctx, m->buf);
+    mem_free(ctx, m->chk);
+    m->acts = m->scr = m->chk = NULL;
+    m->buf = NULL;
+    m->prepared = 0;
+}
+
+void trev_destroy(sim_ctx *ctx, trev_model *m)
+{
+    if (!m)
+        return;
+    free_plan(ctx, m);
+    mem_free(ctx, m->p);
+    mem_free(ctx, m->g);
+    mem_free(ctx, m->std);
+    mem_free(ctx, m->gstd);
+    mem_free(ctx, m->tab);
+    mem_free(ctx, m->ws);
+    mem_free(ctx, m->lev);
+    mem_free(ctx, m);
+}
+
+const trev_config *trev_cfg(const trev_model *m) { return &m->cfg; }
+int trev_nparams(const trev_model *m) { return m->ntab; }
+const trev_param *trev_param_at(const trev_model *m, int i) { return &m->tab[i]; }
+real *trev_params(trev_model *m) { return m->p; }
+real *trev_grads(trev_model *m) { return m->g; }
+size_t trev_nvalues(const trev_model *m) { return m->nval; }
+int trev_resolution(const trev_model *m, int l) { return m->R[l]; }
+
+const trev_param *trev_param_find(const trev_model *m, const char *name)
+{
+    for (int i = 0; i < m->ntab; i++)
+        if (!strcmp(m->tab[i].name, name))
+            return &m->tab[i];
+    return NULL;
+}
+
+size_t trev_count_learnable(const trev_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->ntab; i++)
+        if (!m->tab[i].buffer)
+            n += m->tab[i].n;
+    return n;
+}
+
+void trev_zero_grads(trev_model *m)
+{
+    if (m->g)
+        memset(m->g, 0, m->nval * sizeof *m->g);
+}
+
+/* ============================== memory plan ============================== */
+
+typedef struct {
+    conv2d_shape stem1, stem2, head, fh2;
+    level_shapes ls[TREV_LEVELS];
+} all_shapes;
+
+static sim_status shapes_for(sim_ctx *ctx, const trev_model *m, int n, all_shapes *s)
+{
+    const trev_config *c = &m->cfg;
+    const int *C = c->channels, *R = m->R, K = c->classes, k = c->kernel;
+    sim_status st = SIM_OK;
+#define SH(dst, ...)                                                                               \
+    do {                                                                                           \
+        if (st == SIM_OK)                                                                          \
+            st = conv2d_shape_init(ctx, dst, __VA_ARGS__);                                         \
+    } while (0)
+    SH(&s->stem1, n, c->in_channels, c->input_size, c->input_size, C[0], c->stem_kernel,
+       c->stem_stride, c->stem_kernel / 2, 1);
+    SH(&s->stem2, n, C[0], m->S1, m->S1, C[0], 3, 2, 1, 1);
+    SH(&s->head, n, C[3], 1, 1, K, 1, 1, 0, 1);
+    SH(&s->fh2, n, K, 1, 1, K, 1, 1, 0, 1);
+    for (int l = 0; l < TREV_LEVELS; l++) {
+        level_shapes *L = &s->ls[l];
+        memset(L, 0, sizeof *L);
+        if (l > 0)
+            SH(&L->down, n, C[l - 1], R[l - 1], R[l - 1], C[l], l == 3 ? 1 : 3, l == 3 ? 1 : 2,
+               l == 3 ? 0 : 1, 1);
+        if (l < 3)
+            SH(&L->up, n, C[l + 1], R[l + 1], R[l + 1], C[l], 1, 1, 0, 1);
+        SH(&L->dw, n, C[l], R[l], R[l], C[l], k, 1, k / 2, C[l]);
+        SH(&L->pw1, n, C[l], R[l], R[l], 4 * C[l], 1, 1, 0, 1);
+        SH(&L->pw2, n, 4 * C[l], R[l], R[l], C[l], 1, 1, 0, 1);
+    }
+#undef SH
+    return st;
+}
+
+/* Hands out 64-byte aligned slices of an arena; with base == NULL it only
+ * counts, which is how the plan is sized before anything is allocated. */
+typedef struct {
+    real *base;
+    size_t used;
+} carver;
+
+static real *take(carver *c, size_t n)
+{
+    real *p = c->base ? c->base + c->used : NULL;
+    c->used += (n + 15) / 16 * 16;
+    return p;
+}
+
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Assign (or count) every activation and scratch buffer for batch n. */
+static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, carver *A,
+                   carver *S, level_buf *bufs)
+{
+    const trev_config *c = &m->cfg;
+    const int *C = c->channels, T = c->T, K = c->classes;
+    size_t M[TREV_LEVELS], maxCM = 0, conv = 0;
+    for (int l = 0; l < TREV_LEVELS; l++) {
+        M[l] = (size_t)n * m->R[l] * m->R[l];
+        maxCM = zmax(maxCM, (size_t)C[l] * M[l]);
+        const level_shapes *L = &sh->ls[l];
+        if (l > 0)
+            conv = zmax(conv, conv2d_scratch_elems(&L->down));
+        if (l < 3)
+            conv = zmax(conv, conv2d_scratch_elems(&L->up));
+        conv = zmax(conv, conv2d_scratch_elems(&L->dw));
+        conv = zmax(conv, conv2d_scratch_elems(&L->pw1));
+        conv = zmax(conv, conv2d_scratch_elems(&L->pw2));
+    }
+    conv = zmax(conv, conv2d_scratch_elems(&sh->stem1));
+    conv = zmax(conv, conv2d_scratch_elems(&sh->stem2));
+    conv = zmax(conv, conv2d_scratch_elems(&sh->head));
+    conv = zmax(conv, conv2d_scratch_elems(&sh->fh2));
+    size_t s1 = (size_t)C[0] * n * m->S1 * m->S1;
+
+    /* activations: stem, states, level internals */
+    m->x = take(A, (size_t)C[0] * M[0]);
+    m->a1 = take(A, s1);
+    m->a2 = take(A, s1);
+    int nstate = mode == TREV_PLAIN ? T : 2;
+    real *sets[TREV_MAXT][TREV_LEVELS] = {{NULL}};
+    for (int t = 0; t < nstate; t++)
+        for (int l = 0; l < TREV_LEVELS; l++)
+            sets[t][l] = take(A, (size_t)C[l] * M[l]);
+    for (int t = 0; t < T; t++)
+        for (int l = 0; l < TREV_LEVELS; l++)
+            m->stp[t][l] = sets[mode == TREV_PLAIN ? t : t % 2][l];
+    for (int l = 0; l < TREV_LEVELS; l++) {
+        m->st[0][l] = sets[0][l];
+        m->st[1][l] = nstate > 1 ? sets[1][l] : NULL;
+    }
+    int ncol = mode == TREV_PLAIN ? T : 1;
+    for (int t = 0; t < ncol; t++)
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            level_buf b;
+            memset(&b, 0, sizeof b);
+            size_t CM = (size_t)C[l] * M[l];
+            if (l > 0) {
+                b.sdown = take(A, (size_t)C[l - 1] * M[l - 1]);
+                b.dpre = take(A, CM);
+                b.dstat = take(A, 2 * (size_t)C[l]);
+            }
+            if (l < 3 && T > 1) {
+                b.sup = take(A, (size_t)C[l + 1] * M[l + 1]);
+                b.upre = take(A, (size_t)C[l] * M[l + 1]);
+                b.ustat = take(A, 2 * (size_t)C[l]);
+            }
+            b.u0 = take(A, CM);
+            for (int k = 0; k < 2; k++) {
+                block_buf *B = &b.b[k];
+                B->h = take(A, CM);
+                B->d1 = take(A, CM);
+                B->p1 = take(A, 4 * CM);
+                B->s1 = take(A, 4 * CM);
+                B->p2 = take(A, CM);
+                B->d2 = take(A, CM);
+                B->out = take(A, CM);
+            }
+            if (bufs)
+                bufs[t * TREV_LEVELS + l] = b;
+        }
+
+    /* scratch: conv workspace, gradient temporaries, state gradients, heads */
+    m->conv_scr = take(S, conv);
+    m->tmp1 = take(S, maxCM);
+    m->tmp2 = take(S, maxCM);
+    m->G0 = take(S, maxCM);
+    m->G1 = take(S, maxCM);
+    m->G2 = take(S, maxCM);
+    m->G4a = take(S, 4 * maxCM);
+    m->G4b = take(S, 4 * maxCM);
+    m->Gs = take(S, maxCM);
+    m->Gt = take(S, maxCM);
+    for (int k = 0; k < 2; k++)
+        for (int l = 0; l < TREV_LEVELS; l++)
+            m->gst[k][l] = take(S, (size_t)C[l] * M[l]);
+    m->gx = take(S, (size_t)C[0] * M[0]);
+    m->ga1 = take(S, s1);
+    m->ga2 = take(S, s1);
+    size_t Kn = (size_t)K * n, C3n = (size_t)C[3] * n;
+    m->hs = take(S, (size_t)C[3] * M[3]);
+    m->hg = take(S, C3n);
+    m->hh = take(S, Kn);
+    m->ha = take(S, Kn);
+    m->hprob = take(S, Kn);
+    m->logits = take(S, Kn * (size_t)T);
+    m->hgl = take(S, Kn);
+    m->hgg = take(S, C3n);
+    m->hgh = take(S, Kn);
+    m->hga = take(S, Kn);
+}
+
+static sim_status plan_sizes(sim_ctx *ctx, trev_model *m, int n, trev_mode mode, size_t *acts,
+                             size_t *scr, all_shapes *sh)
+{
+    sim_status st = shapes_for(ctx, m, n, sh);
+    if (st != SIM_OK)
+        return st;
+    carver A = {NULL, 0}, S = {NULL, 0};
+    /* counting pass writes only pointers derived from NULL bases into a
+     * scratch copy of the model */
+    trev_model tmp = *m;
+    layout(&tmp, sh, n, mode, &A, &S, NULL);
+    *acts = A.used;
+    *scr = S.used;
+    return SIM_OK;
+}
+
+sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode mode,
+                           size_t out[MEM_NROLES])
+{
+    memset(out, 0, MEM_NROLES * sizeof *out);
+    all_shapes sh;
+    size_t acts, scr;
+    trev_model tmp = *m;
+    sim_status st = plan_sizes(ctx, &tmp, n, mode, &acts, &scr, &sh);
+    if (st != SIM_OK)
+        return st;
+    out[MEM_PARAMS] = m->nval * sizeof(real);
+    out[MEM_GRADS] = m->nval * sizeof(real);
+    out[MEM_ACTS] = acts * sizeof(real);
+    /* standardized weights and their gradients are scratch too */
+    out[MEM_SCRATCH] = (scr + 2 * m->nstd) * sizeof(real);
+    return SIM_OK;
+}
+
+static void set_shapes(trev_model *m, const all_shapes *sh, int n)
+{
+    m->n = n;
+    m->stem1_s = sh->stem1;
+    m->stem2_s = sh->stem2;
+    m->head_s = sh->head;
+    m->fh2_s = sh->fh2;
+    memcpy(m->ls, sh->ls, sizeof m->ls);
+}
+
+sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
+{
+    free_plan(ctx, m);
+    if (n < 1)
+        return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
+    all_shapes sh;
+    size_t acts, scr;
+    sim_status st = plan_sizes(ctx, m, n, mode, &acts, &scr, &sh);
+    if (st != SIM_OK)
+        return st;
+    int ncol = mode == TREV_PLAIN ? m->cfg.T : 1;
+    m->acts = mem_calloc(ctx, MEM_ACTS, acts, sizeof(real));
+    m->scr = mem_calloc(ctx, MEM_SCRATCH, scr, sizeof(real));
+    m->buf = mem_calloc(ctx, MEM_META, (size_t)ncol * TREV_LEVELS, sizeof *m->buf);
+    if (!m->acts || !m->scr || !m->buf) {
+        free_plan(ctx, m);
+        return SIM_ENOMEM;
+    }
+    carver A = {m->acts, 0}, S = {m->scr, 0};
+    layout(m, &sh, n, mode, &A, &S, m->buf);
+    set_shapes(m, &sh, n);
+    m->mode = mode;
+    m->prepared = n;
+    return SIM_OK;
+}
+
+/* Switch the conv shapes to a batch of n <= the prepared size. */
+static sim_status use_batch(sim_ctx *ctx, trev_model *m, int n)
+{
+    if (!m->prepared)
+        return ctx_error(ctx, SIM_EINVAL, "model: trev_prepare was not called");
+    if (n < 1 || n > m->prepared)
+        return ctx_error(ctx, SIM_ERANGE, "model: batch of %d images, prepared for 1..%d", n,
+                         m->prepared);
+    if (n == m->n)
+        return SIM_OK;
+    all_shapes sh;
+    sim_status st = shapes_for(ctx, m, n, &sh);
+    if (st == SIM_OK)
+        set_shapes(m, &sh, n);
+    return st;
+}
+
+/* =============================== forward =============================== */
+
+#define P(off) (m->p + (off))
+#define G(off) (m->g + (off))
+#define WHAT(i) (m->std + m->ws[i].what)
+#define GWHAT(i) (m->gstd + m->ws[i].what)
+
+static size_t M_of(const trev_model *m, int l)
+{
+    return (size_t)m->n * (size_t)m->R[l] * (size_t)m->R[l];
+}
+
+static void zero(real *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+static void add_into(real *y, const real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+static void record(trev_step *rec, size_t spikes, size_t total)
+{
+    if (!rec || rec->nsites >= (int)(sizeof rec->site_spikes / sizeof *rec->site_spikes))
+        return;
+    rec->site_spikes[rec->nsites] = (double)spikes;
+    rec->site_total[rec->nsites] = (double)total;
+    rec->nsites++;
+}
+
+static size_t spike_site(const trev_model *m, real *s, const real *v, size_t n, trev_step *rec)
+{
+    size_t k;
+    if (m->relaxed) {
+        k = spike_forward_relaxed(s, v, n);
+        trev_model *mm = (trev_model *)m; /* bookkeeping of the test hook only */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t side = (uint64_t)(v[i] < 0) + 2u * (uint64_t)(v[i] > 1);
+            mm->kink_hash += side * ((mm->kink_pos + i + 1) * 0x9e3779b97f4a7c15ull);
+        }
+        mm->kink_pos += n;
+    } else {
+        k = spike_forward(s, v, n);
+    }
+    record(rec, k, n);
+    return k;
+}
+
+static void standardize_all(trev_model *m)
+{
+    for (int i = 0; i < m->nws; i++) {
+        const ws_ref *r = &m->ws[i];
+        wsconv_standardize(m->std + r->what, m->std + r->stats, P(r->w), P(r->g), r->Co, r->fan);
+    }
+}
+
+static void clamp_alpha(trev_model *m)
+{
+    for (int i = 0; i < m->cfg.T * TREV_LEVELS; i++) {
+        real *a = P(m->lev[i].alpha);
+        for (int c = 0; c < m->cfg.channels[i % TREV_LEVELS]; c++)
+            if (!(fabs((double)a[c]) >= ALPHA_MIN))
+                a[c] = (real)(a[c] < 0 ? -ALPHA_MIN : ALPHA_MIN);
+    }
+}
+
+/* Conv without bias + BN: training (batch statistics into stat, running
+ * statistics updated when update) or inference (running statistics). */
+static void cbn_forward(sim_ctx *ctx, trev_model *m, const cbn_ref *r, real *out, real *stat,
+                        const real *pre, int C, size_t M, int train, int update)
+{
+    real eps = (real)m->cfg.bn_eps;
+    if (train)
+        bn_forward_train(ctx, out, stat, stat + C, pre, P(r->bw), P(r->bb),
+                         update ? P(r->rm) : NULL, update ? P(r->rv) : NULL, C, (int)M,
+                         (real)m->cfg.bn_momentum, eps);
+    else
+        bn_forward_eval(ctx, out, pre, P(r->bw), P(r->bb), P(r->rm), P(r->rv), C, (int)M, eps);
+}
+
+/* Level l of column t: F = B2(B1(Down(cin) + Up(cup))) into B->b[1].out and,
+ * when c is not NULL, the turn-on state c = F + alpha * cprev. */
+static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *B,
+                          const real *cin, const real *cup, const real *cprev, real *c, int train,
+                          int update_bn, trev_step *rec)
+{
+    const level_ref *L = &m->lev[t * TREV_LEVELS + l];
+    const level_shapes *S = &m->ls[l];
+    const int *Ch = m->cfg.channels;
+    const int C = Ch[l];
+    const size_t M = M_of(m, l), CM = (size_t)C * M;
+    if (l == 0) {
+        memcpy(B->u0, cin, CM * sizeof *cin); /* x enters level 0 unspiked */
+    } else {
+        spike_site(m, B->sdown, cin, (size_t)Ch[l - 1] * M_of(m, l - 1), rec);
+        conv2d_forward(ctx, B->dpre, B->sdown, P(L->down.w), NULL, m->conv_scr, &S->down);
+        cbn_forward(ctx, m, &L->down, B->u0, B->dstat, B->dpre, C, M, train, update_bn);
+    }
+    if (cup) {
+        const size_t Mu = M_of(m, l + 1);
+        spike_site(m, B->sup, cup, (size_t)Ch[l + 1] * Mu, rec);
+        conv2d_forward(ctx, B->upre, B->sup, P(L->up.w), NULL, m->conv_scr, &S->up);
+        cbn_forward(ctx, m, &L->up, m->tmp1, B->ustat, B->upre, C, Mu, train, update_bn);
+        if (l < 2) {
+            upsample2x_forward(m->tmp2, m->tmp1, C * m->n, m->R[l + 1], m->R[l + 1]);
+            add_into(B->u0, m->tmp2, CM);
+        } else {
+            add_into(B->u0, m->tmp1, CM);
+        }
+    }
+    const real *uin = B->u0;
+    for (int k = 0; k < 2; k++) {
+        const block_ref *R = &L->b[k];
+        block_buf *K = &B->b[k];
+        spike_site(m, K->h, uin, CM, rec);
+        conv2d_forward(ctx, K->d1, K->h, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &S->dw);
+        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), P(m->ws[R->pw1].b), m->conv_scr, &S->pw1);
+        spike_site(m, K->s1, K->p1, 4 * CM, rec);
+        conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->ws[R->pw2].b), m->conv_scr, &S->pw2);
+        conv2d_forward(ctx, K->d2, K->p2, P(R->dw2.w), P(R->dw2.b), m->conv_scr, &S->dw);
+        if (R->gamma != NONE) {
+            scale_add_forward(K->out, uin, P(R->gamma), K->d2, C, M);
+        } else {
+            for (size_t i = 0; i < CM; i++)
+                K->out[i] = uin[i] + K->d2[i];
+        }
+        uin = K->out;
+    }
+    if (!c)
+        return;
+    if (cprev)
+        scale_add_forward(c, uin, P(L->alpha), cprev, C, M);
+    else
+        memcpy(c, uin, CM * sizeof *c);
+}
+
+static int head_slot(const trev_model *m, int t)
+{
+    return m->cfg.inter_supv ? t : (t == m->cfg.T - 1 ? 0 : -1);
+}
+
+static double head_weight(const trev_model *m, int t)
+{
+    const int T = m->cfg.T;
+    if (!m->cfg.inter_supv)
+        return 1.0;
+    return (double)(t + 1) / T + (t == T - 1 ? 1.0 : 0.0);
+}
+
+/* Head of column t on c3 = c_3^t: logits (K, n). */
+static void head_forward(sim_ctx *ctx, trev_model *m, int t, const real *c3, real *logits,
+                         trev_step *rec)
+{
+    const int C3 = m->cfg.channels[3], K = m->cfg.classes, HW = m->R[3] * m->R[3];
+    if (t == m->cfg.T - 1) {
+        spike_site(m, m->hs, c3, (size_t)C3 * M_of(m, 3), rec);
+        gap_forward(m->hg, m->hs, C3 * m->n, HW);
+        conv2d_forward(ctx, m->hh, m->hg, WHAT(m->fh1), P(m->ws[m->fh1].b), m->conv_scr,
+                       &m->head_s);
+        leaky_relu_forward(m->ha, m->hh, (size_t)K * m->n, (real)m->cfg.leaky_slope);
+        conv2d_forward(ctx, logits, m->ha, WHAT(m->fh2), P(m->ws[m->fh2].b), m->conv_scr,
+                       &m->fh2_s);
+    } else {
+        int h = m->head[t];
+        gap_forward(m->hg, c3, C3 * m->n, HW);
+        conv2d_forward(ctx, logits, m->hg, WHAT(h), P(m->ws[h].b), m->conv_scr, &m->head_s);
+    }
+}
+
+static void stem_forward(sim_ctx *ctx, trev_model *m, const real *images)
+{
+    size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
+    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->ws[m->stem1].b), m->conv_scr,
+                   &m->stem1_s);
+    leaky_relu_forward(m->a2, m->a1, s1, (real)m->cfg.leaky_slope);
+    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->ws[m->stem2].b), m->conv_scr,
+                   &m->stem2_s);
+}
+
+/* ============================== backward =============================== */
+
+/* Gradients of level l of column t given g(c_l^t) = gc; accumulates into
+ * g_cin (g of c_{l-1}^t, or of x), g_cup (g of c_{l+1}^{t-1}), g_cprev (g of
+ * c_l^{t-1}) and the parameter gradients. B holds the level's internals. */
+static void level_backward(sim_ctx *ctx, trev_model *m, int t, int l, const level_buf *B,
+                           const real *cin, const real *cup, const real *cprev, const real *gc,
+                           real *g_cin, real *g_cup, real *g_cprev)
+{
+    const level_ref *L = &m->lev[t * TREV_LEVELS + l];
+    const level_shapes *S = &m->ls[l];
+    const int *Ch = m->cfg.channels;
+    const int C = Ch[l];
+    const size_t M = M_of(m, l), CM = (size_t)C * M;
+    real *scr = m->conv_scr;
+
+    if (cprev) /* c = F + alpha * cprev */
+        scale_add_backward(NULL, G(L->alpha), g_cprev, gc, P(L->alpha), cprev, C, M);
+    real *gu = m->G0;
+    memcpy(gu, gc, CM * sizeof *gu);
+    for (int k = 1; k >= 0; k--) {
+        const block_ref *R = &L->b[k];
+        const block_buf *K = &B->b[k];
+        const real *uin = k ? B->b[0].out : B->u0;
+        const real *gd2 = gu;
+        if (R->gamma != NONE) {
+            zero(m->G1, CM);
+            scale_add_backward(NULL, G(R->gamma), m->G1, gu, P(R->gamma), K->d2, C, M);
+            gd2 = m->G1;
+        }
+        zero(m->G2, CM);
+        conv2d_backward(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
+                        &S->dw);
+        zero(m->G4a, 4 * CM);
+        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->ws[R->pw2].b), m->G2, K->s1, WHAT(R->pw2),
+                        scr, &S->pw2);
+        zero(m->G4b, 4 * CM);
+        spike_backward(m->G4b, m->G4a, K->p1, 4 * CM);
+        zero(m->G1, CM);
+        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->ws[R->pw1].b), m->G4b, K->d1, WHAT(R->pw1),
+                        scr, &S->pw1);
+        zero(m->G2, CM);
+        conv2d_backward(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->h, P(R->dw1.w), scr,
+                        &S->dw);
+        spike_backward(gu, m->G2, uin, CM); /* gu: residual + block path = g(uin) */
+    }
+    if (l == 0) {
+        add_into(g_cin, gu, CM);
+    } else {
+        const size_t nin = (size_t)Ch[l - 1] * M_of(m, l - 1);
+        zero(m->G1, CM);
+        bn_backward(ctx, m->G1, G(L->down.bw), G(L->down.bb), gu, B->dpre, B->dstat, B->dstat + C,
+                    P(L->down.bw), C, (int)M);
+        zero(m->Gs, nin);
+        conv2d_backward(ctx, m->Gs, G(L->down.w), NULL, m->G1, B->sdown, P(L->down.w), scr,
+                        &S->down);
+        spike_backward(g_cin, m->Gs, cin, nin);
+    }
+    if (cup) {
+        const size_t Mu = M_of(m, l + 1), nin = (size_t)Ch[l + 1] * Mu;
+        const real *gbn = gu;
+        if (l < 2) {
+            zero(m->Gt, (size_t)C * Mu);
+            upsample2x_backward(m->Gt, gu, C * m->n, m->R[l + 1], m->R[l + 1]);
+            gbn = m->Gt;
+        }
+        zero(m->G1, (size_t)C * Mu);
+        bn_backward(ctx, m->G1, G(L->up.bw), G(L->up.bb), gbn, B->upre, B->ustat, B->ustat + C,
+                    P(L->up.bw), C, (int)Mu);
+        zero(m->Gs, nin);
+        conv2d_backward(ctx, m->Gs, G(L->up.w), NULL, m->G1, B->sup, P(L->up.w), scr, &S->up);
+        spike_backward(g_cup, m->Gs, cup, nin);
+    }
+}
+
+/* Head t backward from d(loss)/d(logits) = gl; recomputes the head's
+ * internals from c3 and accumulates into g_c3. */
+static void head_backward(sim_ctx *ctx, trev_model *m, int t, const real *c3, const real *gl,
+                          real *g_c3)
+{
+    const int C3 = m->cfg.channels[3], K = m->cfg.classes, HW = m->R[3] * m->R[3];
+    const size_t Kn = (size_t)K * m->n, C3n = (size_t)C3 * m->n;
+    real *scr = m->conv_scr;
+    head_forward(ctx, m, t, c3, m->tmp1, NULL);
+    zero(m->hgg, C3n);
+    if (t == m->cfg.T - 1) {
+        zero(m->hga, Kn);
+        conv2d_backward(ctx, m->hga, GWHAT(m->fh2), G(m->ws[m->fh2].b), gl, m->ha, WHAT(m->fh2),
+                        scr, &m->fh2_s);
+        zero(m->hgh, Kn);
+        leaky_relu_backward(m->hgh, m->hga, m->hh, Kn, (real)m->cfg.leaky_slope);
+        conv2d_backward(ctx, m->hgg, GWHAT(m->fh1), G(m->ws[m->fh1].b), m->hgh, m->hg,
+                        WHAT(m->fh1), scr, &m->head_s);
+        const size_t n3 = (size_t)C3 * M_of(m, 3);
+        zero(m->Gs, n3);
+        gap_backward(m->Gs, m->hgg, (int)C3n, HW);
+        spike_backward(g_c3, m->Gs, c3, n3);
+    } else {
+        int h = m->head[t];
+        conv2d_backward(ctx, m->hgg, GWHAT(h), G(m->ws[h].b), gl, m->hg, WHAT(h), scr,
+                        &m->head_s);
+        gap_backward(g_c3, m->hgg, (int)C3n, HW);
+    }
+}
+
+static void stem_backward(sim_ctx *ctx, trev_model *m, const real *images)
+{
+    size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
+    zero(m->ga2, s1);
+    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->ws[m->stem2].b), m->gx, m->a2,
+                    WHAT(m->stem2), m->conv_scr, &m->stem2_s);
+    zero(m->ga1, s1);
+    leaky_relu_backward(m->ga1, m->ga2, m->a1, s1, (real)m->cfg.leaky_slope);
+    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->ws[m->stem1].b), m->ga1, images,
+                    WHAT(m->stem1), m->conv_scr, &m->stem1_s);
+}
+
+/* c_prev = (c - F) / alpha per channel (model.md §3). */
+static void rebuild_state(real *cprev, const real *c, const real *F, const real *alpha, int C,
+                          size_t M)
+{
+    for (int ch = 0; ch < C; ch++) {
+        const real a = alpha[ch];
+        const size_t o = (size_t)ch * M;
+        for (size_t i = 0; i < M; i++)
+            cprev[o + i] = (c[o + i] - F[o + i]) / a;
+    }
+}
+
+static level_buf *colbuf(trev_model *m, int t, int l)
+{
+    return &m->buf[(m->mode == TREV_PLAIN ? t : 0) * TREV_LEVELS + l];
+}
+
+static sim_status check_labels(sim_ctx *ctx, const trev_model *m, const int *labels, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= m->cfg.classes)
+            return ctx_error(ctx, SIM_ERANGE, "label %d of image %d outside 0..%d", labels[i], i,
+                             m->cfg.classes - 1);
+    return SIM_OK;
+}
+
+/* Training-mode forward of all columns and heads with the loss into res;
+ * running BN statistics updated when update_bn; every state copied into chk
+ * (rev-mode diagnostics) when chk is not NULL. */
+static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
+                          int update_bn, trev_step *res, real *chk,
+                          size_t chk_off[TREV_MAXT][TREV_LEVELS])
+{
+    const trev_config *cf = &m->cfg;
+    const int n = m->n;
+    const size_t Kn = (size_t)cf->classes * n;
+    m->kink_hash = m->kink_pos = 0;
+    clamp_alpha(m);
+    standardize_all(m);
+    stem_forward(ctx, m, images);
+    for (int t = 0; t < cf->T; t++) {
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            const real *cin = l ? m->stp[t][l - 1] : m->x;
+            const real *cup = t > 0 && l < 3 ? m->stp[t - 1][l + 1] : NULL;
+            const real *cprev = t > 0 ? m->stp[t - 1][l] : NULL;
+            level_forward(ctx, m, t, l, colbuf(m, t, l), cin, cup, cprev, m->stp[t][l], 1,
+                          update_bn, res);
+            if (chk)
+                memcpy(chk + chk_off[t][l], m->stp[t][l],
+                       (size_t)cf->channels[l] * M_of(m, l) * sizeof *chk);
+        }
+        int slot = head_slot(m, t);
+        if (slot >= 0) {
+            real *lg = m->logits + (size_t)slot * Kn;
+            head_forward(ctx, m, t, m->stp[t][3], lg, res);
+            double ce = ce_forward(m->hprob, lg, labels, cf->classes, n, (real)cf->label_smoothing);
+            res->head_loss[slot] = ce;
+            res->loss += head_weight(m, t) * ce;
+        }
+    }
+}
+
+sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
+                           int n, trev_step *res, int check_rebuild)
+{
+    sim_status st = use_batch(ctx, m, n);
+    if (st == SIM_OK && !m->g)
+        st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
+    if (st == SIM_OK)
+        st = check_labels(ctx, m, labels, n);
+    if (st != SIM_OK)
+        return st;
+    const trev_config *cf = &m->cfg;
+    const int T = cf->T, K = cf->classes, *Ch = cf->channels;
+    const size_t Kn = (size_t)K * n;
+    const int rev = m->mode == TREV_REV;
+    memset(res, 0, sizeof *res);
+    res->nheads = cf->inter_supv ? T : 1;
+    res->logits = m->logits;
+
+    real *chk = NULL; /* rev-mode diagnostics: a copy of every forward state */
+    size_t chk_off[TREV_MAXT][TREV_LEVELS];
+    if (rev && check_rebuild) {
+        size_t all = 0;
+        for (int t = 0; t < T; t++)
+            for (int l = 0; l < TREV_LEVELS; l++) {
+                chk_off[t][l] = all;
+                all += (size_t)Ch[l] * M_of(m, l);
+            }
+        chk = mem_calloc(ctx, MEM_SCRATCH, all, sizeof *chk);
+        if (!chk)
+            return SIM_ENOMEM;
+    }
+
+    zero(m->gstd, m->nstd);
+    train_forward(ctx, m, images, labels, 1, res, chk, chk_off);
+
+    /* ---- backward: columns T-1..0, levels 3..0 ---- */
+    zero(m->gx, (size_t)Ch[0] * M_of(m, 0));
+    for (int l = 0; l < TREV_LEVELS; l++)
+        zero(m->gst[(T - 1) % 2][l], (size_t)Ch[l] * M_of(m, l));
+    for (int t = T - 1; t >= 0; t--) {
+        real **gcur = m->gst[t % 2], **gprev = m->gst[(t + 1) % 2];
+        if (t > 0)
+            for (int l = 0; l < TREV_LEVELS; l++)
+                zero(gprev[l], (size_t)Ch[l] * M_of(m, l));
+        int slot = head_slot(m, t);
+        if (slot >= 0) {
+            const real *lg = m->logits + (size_t)slot * Kn;
+            ce_forward(m->hprob, lg, labels, K, n, (real)cf->label_smoothing);
+            zero(m->hgl, Kn);
+            ce_backward(m->hgl, m->hprob, labels, K, n, (real)cf->label_smoothing,
+                        (real)head_weight(m, t));
+            head_backward(ctx, m, t, m->stp[t][3], m->hgl, gcur[3]);
+        }
+        for (int l = TREV_LEVELS - 1; l >= 0; l--) {
+            const real *cin = l ? m->stp[t][l - 1] : m->x;
+            const real *cup = t > 0 && l < 3 ? m->stp[t - 1][l + 1] : NULL;
+            real *cprev = t > 0 ? m->stp[t - 1][l] : NULL;
+            level_buf *B = colbuf(m, t, l);
+            if (rev) {
+                /* recompute F_l^t; rebuild c_l^{t-1} from c_l^t */
+                level_forward(ctx, m, t, l, B, cin, cup, NULL, NULL, 1, 0, NULL);
+                if (cprev) {
+                    const size_t M = M_of(m, l);
+                    rebuild_state(cprev, m->stp[t][l], B->b[1].out,
+                                  P(m->lev[t * TREV_LEVELS + l].alpha), Ch[l], M);
+                    if (chk) {
+                        const real *ref = chk + chk_off[t - 1][l];
+                        for (size_t i = 0; i < (size_t)Ch[l] * M; i++) {
+                            double e = fabs((double)cprev[i] - (double)ref[i]);
+                            if (e > res->max_rebuild_err)
+                                res->max_rebuild_err = e;
+                        }
+                    }
+                }
+            }
+            level_backward(ctx, m, t, l, B, cin, cup, cprev, gcur[l], l ? gcur[l - 1] : m->gx,
+                           cup ? gprev[l + 1] : NULL, cprev ? gprev[l] : NULL);
+        }
+    }
+    stem_backward(ctx, m, images);
+    for (int i = 0; i < m->nws; i++) {
+        const ws_ref *r = &m->ws[i];
+        wsconv_standardize_backward(G(r->w), G(r->g), m->gstd + r->what, P(r->w), P(r->g),
+                                    m->std + r->stats, r->Co, r->fan);
+    }
+    mem_free(ctx, chk);
+    return SIM_OK;
+}
+
+void trev_set_relaxed_spikes(trev_model *m, int on) { m->relaxed = on; }
+uint64_t trev_kink_signature(const trev_model *m) { return m->kink_hash; }
+
+sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
+                             int n, double *loss)
+{
+    sim_status st = use_batch(ctx, m, n);
+    if (st == SIM_OK)
+        st = check_labels(ctx, m, labels, n);
+    if (st != SIM_OK)
+        return st;
+    trev_step res;
+    memset(&res, 0, sizeof res);
+    train_forward(ctx, m, images, labels, 0, &res, NULL, NULL);
+    *loss = res.loss;
+    return SIM_OK;
+}
+
+const real *trev_state(const trev_model *m, int t, int l)
+{
+    if (!m->prepared || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
+        return NULL;
+    if (m->mode == TREV_REV && t != m->cfg.T - 1)
+        return NULL;
+    return m->stp[t][l];
+}
+
+const real *trev_stem_output(const trev_model *m) { return m->prepared ? m->x : NULL; }
+
+sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits)
+{
+    sim_status st = use_batch(ctx, m, n);
+    if (st != SIM_OK)
+        return st;
+    const int T = m->cfg.T;
+    const size_t Kn = (size_t)m->cfg.classes * n;
+    clamp_alpha(m);
+    standardize_all(m);
+    stem_forward(ctx, m, images);
+    /* two alternating state sets suffice: st[t % 2] (plain mode has T sets) */
+    for (int t = 0; t < T; t++) {
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            real *c = m->stp[m->mode == TREV_PLAIN ? t : t % 2][l];
+            const real *cin = l ? m->stp[m->mode == TREV_PLAIN ? t : t % 2][l - 1] : m->x;
+            const real *cup =
+                t > 0 && l < 3 ? m->stp[m->mode == TREV_PLAIN ? t - 1 : (t - 1) % 2][l + 1] : NULL;
+            const real *cprev =
+                t > 0 ? m->stp[m->mode == TREV_PLAIN ? t - 1 : (t - 1) % 2][l] : NULL;
+            level_forward(ctx, m, t, l, colbuf(m, T - 1, l), cin, cup, cprev, c, 0, 0, NULL);
+        }
+        int slot = head_slot(m, t);
+        if (slot >= 0)
+            head_forward(ctx, m, t, m->stp[m->mode == TREV_PLAIN ? t : t % 2][3],
+                         logits + (size_t)slot * Kn, NULL);
+    }
+    return SIM_OK;
+}
+
+double trev_macs_per_image(const trev_model *m)
+{
+    const trev_config *c = &m->cfg;
+    const int *C = c->channels, k = c->kernel;
+    double R2[TREV_LEVELS];
+    for (int l = 0; l < TREV_LEVELS; l++)
+        R2[l] = (double)m->R[l] * m->R[l];
+    double macs = (double)C[0] * c->in_channels * c->stem_kernel * c->stem_kernel * m->S1 * m->S1 +
+                  (double)C[0] * C[0] * 9 * R2[0];
+    for (int t = 0; t < c->T; t++)
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            if (l > 0)
+                macs += (double)C[l] * C[l - 1] * (l == 3 ? 1 : 9) * R2[l];
+            if (t > 0 && l < 3)
+                macs += (double)C[l] * C[l + 1] * R2[l + 1];
+            /* two blocks: dw1, pw1, pw2, dw2 */
+            macs += 2 * ((double)C[l] * k * k * R2[l] * 2 + 2.0 * 4 * C[l] * C[l] * R2[l]);
+        }
+    const int K = c->classes;
+    macs += (double)(c->inter_supv ? c->T - 1 : 0) * K * C[3] + (double)K * C[3] + (double)K * K;
+    return macs;
+}
