@@ -15,7 +15,8 @@ PREC ?= float
 SAN ?=
 ARCH ?= -march=native
 VARIANT := $(PREC)$(if $(SAN),-san)
-B := build/$(VARIANT)
+BUILDROOT ?= build
+B := $(BUILDROOT)/$(VARIANT)
 
 # Debian packages the build, the tests and the demo need.
 DEBS := build-essential pkg-config libevent-dev libhdf5-dev hdf5-tools libgsl-dev \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim/blas.h"
+#include "sim/commands.h"
 #include "sim/real.h"
 #include "sim/version.h"
 
@@ -19,9 +20,13 @@ static void usage(FILE *out)
             "T-RevSNN: temporal reversible spiking neural networks, trained densely\n"
             "and run event-driven.\n"
             "\n"
-            "options:\n"
+            "commands:\n"
+            "  --train     train a model (also: sim train); see sim --train --help\n"
+            "  info        parameter count, MACs and memory per role of a configuration\n"
             "  --version   print version, precision, BLAS library and measured GFLOP/s\n"
-            "  --help      this text\n");
+            "  --help      this text\n"
+            "\n"
+            "Every command takes --help.\n");
 }
 
 static int print_version(void)
@@ -56,7 +61,11 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "sim: unknown command or option '%s' (expected --version, --help)\n",
+    if (!strcmp(argv[1], "--train") || !strcmp(argv[1], "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info"))
+        return cmd_info(argc - 1, argv + 1);
+    fprintf(stderr, "sim: unknown command or option '%s' (expected --train, info, --version, --help)\n",
             argv[1]);
     return 2;
 }

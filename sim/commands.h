@@ -1,0 +1,13 @@
+/* commands.h - the subcommands of bin/sim. Each takes the arguments after
+ * the subcommand name (argv[0] is the subcommand) and returns the process
+ * exit code: 0 success, 1 run-time failure, 2 usage error. */
+#ifndef SIM_COMMANDS_H
+#define SIM_COMMANDS_H
+
+int cmd_train(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+/* Print the error of a failed command on one line and map it to an exit code. */
+struct sim_ctx;
+int cmd_fail(const char *cmd, struct sim_ctx *ctx);
+
+#endif
