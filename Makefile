@@ -30,7 +30,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CC ?= gcc
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unknown-pragmas
 CPPFLAGS := -D_GNU_SOURCE -I. $(if $(filter double,$(PREC)),-DSIM_DOUBLE) $(PKG_CFLAGS)
-CFLAGS := -std=c11 -O2 -g $(ARCH) -fopenmp $(WARN) -MMD -MP
+CFLAGS := -std=c11 -O3 -g $(ARCH) -fopenmp $(WARN) -MMD -MP
 ifneq ($(SAN),)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

@@ -3,9 +3,12 @@
  * estimator (the derivative of clamp(v, 0, 1)). */
 #include "spike.h"
 
+#include "topology/elementwise.h" /* ELEMENTWISE_PAR_MIN */
+
 size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
 {
     size_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : count) if (n >= ELEMENTWISE_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         int s = v[i] >= SPIKE_THRESHOLD; /* NaN does not fire */
         count += (size_t)s;
@@ -16,10 +19,10 @@ size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
 
 void spike_backward(real *dv /* (n) */, const real *ds /* (n) */, const real *v /* (n) */, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+#pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
+    for (size_t i = 0; i < n; i++) { /* branch-free so it vectorizes */
         real x = v[i];
-        if (x >= SPIKE_CLIP_LO && x <= SPIKE_CLIP_HI)
-            dv[i] += ds[i];
+        dv[i] += (x >= SPIKE_CLIP_LO && x <= SPIKE_CLIP_HI) ? ds[i] : (real)0;
     }
 }
 

@@ -133,6 +133,34 @@ void blas_gemm(blas_trans ta, blas_trans tb, int M, int N, int K, real alpha, co
 #endif
 }
 
+void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
+                   const real *A, int lda, const real *Bm, int ldb, real beta, real *C, int ldc)
+{
+    const double flops = 2.0 * M * N * K;
+    if (threads <= 1 || flops < 4e6 || (M < 32 && N < 32)) {
+        blas_gemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
+        return;
+    }
+    ensure();
+    const int split_n = N >= M;
+    const int len = split_n ? N : M, align = 16;
+    /* blocks of equal size rounded to `align`, one per thread */
+    int chunk = (len + threads - 1) / threads;
+    chunk = (chunk + align - 1) / align * align;
+    const int nblk = (len + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < nblk; b++) {
+        const int o = b * chunk, n = len - o < chunk ? len - o : chunk;
+        if (split_n) { /* columns o..o+n of B and C */
+            const real *Bb = tb == BLAS_N ? Bm + o : Bm + (size_t)o * ldb;
+            blas_gemm(ta, tb, M, n, K, alpha, A, lda, Bb, ldb, beta, C + o, ldc);
+        } else { /* rows o..o+n of A and C */
+            const real *Ab = ta == BLAS_N ? A + (size_t)o * lda : A + o;
+            blas_gemm(ta, tb, n, N, K, alpha, Ab, lda, Bm, ldb, beta, C + (size_t)o * ldc, ldc);
+        }
+    }
+}
+
 const char *blas_name(void)
 {
     if (blas_init(NULL, 0) != SIM_OK)

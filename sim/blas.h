@@ -27,8 +27,17 @@ sim_status blas_init(char *err, size_t errlen);
  * a message if no BLAS can be loaded (call blas_init first to handle it). */
 void blas_gemm(blas_trans ta, blas_trans tb, int M, int N, int K, real alpha, const real *A,
                int lda, const real *B, int ldb, real beta, real *C, int ldc);
+/* The same product split over `threads` threads of our own (OpenMP): the
+ * larger of M and N is cut into contiguous blocks, each computed by a
+ * single-threaded BLAS call, so every output element is summed in the same
+ * order whatever the thread count (results are bit-identical for 1, 2, 3...
+ * threads). The BLAS library's own threading stays off: two thread pools on
+ * two cores only fight. Small products run on the calling thread. */
+void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
+                   const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);
 /* Library, version and kernel in use, e.g. "OpenBLAS 0.3.21 (core SkylakeX)". */
 const char *blas_name(void);
+/* Threads of the BLAS library itself (kept at 1 by the simulator). */
 void blas_set_threads(int n);
 /* Measure GEMM speed on an n x n x n product for about `seconds`; returns
  * GFLOP/s in the build's precision with the current thread count. */

@@ -6,6 +6,7 @@
 #include "ctx.h"
 
 #include <assert.h>
+#include <omp.h>
 #include <gsl/gsl_rng.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ sim_status ctx_init_alloc(sim_ctx *ctx, uint64_t seed, sim_alloc_fn fn, void *ud
     memset(ctx, 0, sizeof *ctx);
     ctx->alloc = fn ? fn : default_alloc;
     ctx->alloc_ud = ud;
-    ctx->threads = 1;
+    ctx_set_threads(ctx, 1);
     return rng_seed(ctx, seed);
 }
 
@@ -78,7 +79,10 @@ void ctx_set_threads(sim_ctx *ctx, int threads)
     if (threads < 1)
         threads = 1;
     ctx->threads = threads;
-    blas_set_threads(threads);
+    /* the default team size of parallel loops without a num_threads clause
+     * (elementwise layers); BLAS itself stays single-threaded because
+     * blas_gemm_par splits products over our own threads */
+    omp_set_num_threads(threads);
 }
 
 sim_status ctx_error(sim_ctx *ctx, sim_status s, const char *fmt, ...)

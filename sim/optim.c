@@ -169,16 +169,19 @@ double optim_step(optim *o)
         real *wp = w + p->offset, *gp = g + p->offset;
         real *m1 = o->mom1 + p->offset, *m2 = o->mom2 + p->offset;
         const double wd = p->decay ? c->weight_decay : 0.0;
-        for (size_t j = 0; j < p->n; j++) {
-            m1[j] = (real)(b1 * m1[j] + (1 - b1) * gp[j]);
-            m2[j] = (real)(b2 * m2[j] + (1 - b2) * (double)gp[j] * gp[j]);
-        }
-        if (c->kind == OPTIM_ADAMW) {
+        if (c->kind == OPTIM_ADAMW) { /* elementwise: any thread count, same bits */
+#pragma omp parallel for schedule(static) if (p->n >= 16384)
             for (size_t j = 0; j < p->n; j++) {
+                m1[j] = (real)(b1 * m1[j] + (1 - b1) * gp[j]);
+                m2[j] = (real)(b2 * m2[j] + (1 - b2) * (double)gp[j] * gp[j]);
                 double u = (m1[j] / bc1) / (sqrt(m2[j] / bc2) + c->eps);
                 wp[j] = (real)(wp[j] - lr * (u + wd * wp[j]));
             }
-        } else { /* LAMB: layer-wise trust ratio |w| / |update| */
+        } else {
+            for (size_t j = 0; j < p->n; j++) {
+                m1[j] = (real)(b1 * m1[j] + (1 - b1) * gp[j]);
+                m2[j] = (real)(b2 * m2[j] + (1 - b2) * (double)gp[j] * gp[j]);
+            } /* LAMB: layer-wise trust ratio |w| / |update| */
             double wn = 0, un = 0;
             for (size_t j = 0; j < p->n; j++) {
                 double u = (m1[j] / bc1) / (sqrt(m2[j] / bc2) + c->eps) + wd * wp[j];

@@ -594,7 +594,7 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
         if (bias)
             fill_bias(ctx, out, bias, s->Co, (int)P);
         for (int gi = 0; gi < g; gi++)
-            blas_gemm(BLAS_N, BLAS_N, Cog, (int)P, Cg, 1, w + (size_t)gi * Cog * Cg, Cg,
+            blas_gemm_par(ctx->threads, BLAS_N, BLAS_N, Cog, (int)P, Cg, 1, w + (size_t)gi * Cog * Cg, Cg,
                       in + (size_t)gi * Cg * P, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P,
                       (int)P);
         break;
@@ -604,7 +604,7 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
             fill_bias(ctx, out, bias, s->Co, (int)P);
         for (int gi = 0; gi < g; gi++) {
             im2col(ctx, scratch, in + (size_t)gi * Cg * N * HW, Cg, s);
-            blas_gemm(BLAS_N, BLAS_N, Cog, (int)P, Cg * kk, 1, w + (size_t)gi * Cog * Cg * kk,
+            blas_gemm_par(ctx->threads, BLAS_N, BLAS_N, Cog, (int)P, Cg * kk, 1, w + (size_t)gi * Cog * Cg * kk,
                       Cg * kk, scratch, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P, (int)P);
         }
         break;
@@ -641,11 +641,11 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             const real *wg = w + (size_t)gi * Cog * Cg, *dog = dout + (size_t)gi * Cog * P;
             const real *xg = in + (size_t)gi * Cg * P;
             /* dW (Cog, Cg) += dout (Cog, P) * in^T (P, Cg) */
-            blas_gemm(BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg, (int)P, 1,
+            blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg, (int)P, 1,
                       dw + (size_t)gi * Cog * Cg, Cg);
             /* din (Cg, P) += W^T (Cg, Cog) * dout (Cog, P) */
             if (din)
-                blas_gemm(BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P, 1,
+                blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P, 1,
                           din + (size_t)gi * Cg * P, (int)P);
         }
         break;
@@ -655,12 +655,12 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             const real *wg = w + (size_t)gi * Cog * Cg * kk, *dog = dout + (size_t)gi * Cog * P;
             im2col(ctx, scratch, in + (size_t)gi * Cg * NHW, Cg, s);
             /* dW (Cog, Cg*k*k) += dout (Cog, P) * col^T (P, Cg*k*k) */
-            blas_gemm(BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P, scratch, (int)P, 1,
+            blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P, scratch, (int)P, 1,
                       dw + (size_t)gi * Cog * Cg * kk, Cg * kk);
             if (!din)
                 continue;
             /* dcol (Cg*k*k, P) = W^T (Cg*k*k, Cog) * dout (Cog, P), then scatter */
-            blas_gemm(BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog, (int)P, 0,
+            blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog, (int)P, 0,
                       scratch, (int)P);
             col2im_add(ctx, din + (size_t)gi * Cg * NHW, scratch, Cg, s);
         }

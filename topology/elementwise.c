@@ -80,6 +80,7 @@ void leaky_relu_backward(real *din /* (n) */, const real *dout /* (n) */, const 
 void scale_add_forward(real *out /* (C, M) */, const real *a /* (C, M) */, const real *s /* (C) */,
                        const real *b /* (C, M) */, int C, size_t M)
 {
+#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const size_t o = (size_t)c * M;
         const real sc = s[c];
@@ -92,6 +93,8 @@ void scale_add_backward(real *da /* (C, M) or NULL */, real *ds /* (C) or NULL *
                         real *db /* (C, M) or NULL */, const real *dout /* (C, M) */,
                         const real *s /* (C) */, const real *b /* (C, M) */, int C, size_t M)
 {
+    /* one thread per channel: the ds sum keeps its order for any thread count */
+#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const size_t o = (size_t)c * M;
         if (ds) {

@@ -10,6 +10,10 @@
 
 #include "sim/real.h"
 
+/* Arrays at least this long are processed by the OpenMP team (the thread
+ * count set by ctx_set_threads); shorter ones are not worth the fork. */
+#define ELEMENTWISE_PAR_MIN ((size_t)1 << 16)
+
 /* out[r, 2y+i, 2x+j] = in[r, y, x]. */
 void upsample2x_forward(real *out /* (rows, 2H, 2W) */, const real *in /* (rows, H, W) */,
                         int rows, int H, int W);

@@ -754,10 +754,17 @@ static size_t M_of(const trev_model *m, int l)
     return (size_t)m->n * (size_t)m->R[l] * (size_t)m->R[l];
 }
 
-static void zero(real *x, size_t n) { memset(x, 0, n * sizeof *x); }
+static void zero(real *x, size_t n)
+{
+    const size_t chunk = (size_t)1 << 16;
+#pragma omp parallel for schedule(static) if (n >= 2 * chunk)
+    for (size_t o = 0; o < n; o += chunk)
+        memset(x + o, 0, (n - o < chunk ? n - o : chunk) * sizeof *x);
+}
 
 static void add_into(real *y, const real *x, size_t n)
 {
+#pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
@@ -1158,8 +1165,10 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
             real *cprev = t > 0 ? m->stp[t - 1][l] : NULL;
             level_buf *B = colbuf(m, t, l);
             if (rev) {
-                /* recompute F_l^t; rebuild c_l^{t-1} from c_l^t */
-                level_forward(ctx, m, t, l, B, cin, cup, NULL, NULL, 1, 0, NULL);
+                /* recompute F_l^t (the last column's internals are still in
+                 * the buffer from the forward); rebuild c_l^{t-1} from c_l^t */
+                if (t < T - 1)
+                    level_forward(ctx, m, t, l, B, cin, cup, NULL, NULL, 1, 0, NULL);
                 if (cprev) {
                     const size_t M = M_of(m, l);
                     rebuild_state(cprev, m->stp[t][l], B->b[1].out,
