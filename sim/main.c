@@ -23,6 +23,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  --train     train a model (also: sim train); see sim --train --help\n"
             "  info        parameter count, MACs and memory per role of a configuration\n"
+            "  bench-train training images/s and memory of one configuration (JSON)\n"
             "  --version   print version, precision, BLAS library and measured GFLOP/s\n"
             "  --help      this text\n"
             "\n"
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench-train"))
+        return cmd_bench_train(argc - 1, argv + 1);
     fprintf(stderr, "sim: unknown command or option '%s' (expected --train, info, --version, --help)\n",
             argv[1]);
     return 2;

@@ -201,9 +201,21 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
     ctx_set_threads(ctx, o->threads);
     rng_seed(ctx, o->seed);
 
-    /* the log must be writable before any work is done */
+    /* the log and the checkpoint's directory must be writable before any
+     * work is done */
     if (o->log[0] && !(t.log = fopen(o->log, "a")))
         return ctx_error(ctx, SIM_EIO, "--log %s: cannot open for appending", o->log);
+    if (o->out[0]) {
+        h5_file probe;
+        if (h5_create_atomic(ctx, o->out, &probe) != SIM_OK) {
+            char msg[sizeof ctx->err];
+            snprintf(msg, sizeof msg, "%s", ctx->err);
+            if (t.log)
+                fclose(t.log);
+            return ctx_error(ctx, SIM_EIO, "--out: %s", msg);
+        }
+        h5_abort_atomic(ctx, &probe);
+    }
 
     if (o->resume[0]) {
         h5_file f;

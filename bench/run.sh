@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/run.sh - the training benchmark behind `make bench`.
+#
+# For T in {1, 2, 4, 8} x {rev, plain} on the fmnist preset at batch 64 and
+# 2 threads, runs `bin/sim bench-train` in its own process (peak RSS is per
+# process) and writes bench/results.json and bench/results.md. Images/s is
+# the median of timed bursts; the BLAS GFLOP/s is measured in the same run.
+# Environment: BENCH_STEPS (default 8), BENCH_REPEATS (default 5), BENCH_TS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIM=./bin/sim
+steps=${BENCH_STEPS:-8}
+repeats=${BENCH_REPEATS:-5}
+Ts=${BENCH_TS:-"1 2 4 8"}
+out_json=bench/results.json
+out_md=bench/results.md
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+echo "machine: $cpu, $(nproc) cores; $($SIM --version | sed -n 2p)"
+for T in $Ts; do
+  for mode in rev plain; do
+    line=$($SIM bench-train --preset fmnist --T "$T" --mode "$mode" --batch 64 --threads 2 \
+           --steps "$steps" --repeats "$repeats")
+    echo "$line" >> "$tmp"
+    echo "$line" | awk -v T="$T" -v mode="$mode" '{
+      match($0, /"images_per_s": [0-9.]+/); ips = substr($0, RSTART + 16, RLENGTH - 16);
+      match($0, /"activation_bytes": [0-9]+/); act = substr($0, RSTART + 20, RLENGTH - 20);
+      match($0, /"peak_rss": [0-9]+/); rss = substr($0, RSTART + 12, RLENGTH - 12);
+      printf "T=%d %-5s %8.1f images/s  activations %7.1f MiB  peak RSS %7.1f MiB\n", T, mode, ips, act / 1048576, rss / 1048576 }'
+  done
+done
+
+{
+  echo "{\"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"machine\": \"$cpu\", \"cores\": $(nproc),"
+  echo " \"command\": \"make bench\", \"steps\": $steps, \"repeats\": $repeats, \"runs\": ["
+  sed '$!s/$/,/' "$tmp"
+  echo "]}"
+} > "$out_json"
+
+awk -v date="$(date -u +%Y-%m-%d)" -v cpu="$cpu" '
+function field(s, key,   re, v) {
+  re = "\"" key "\": (\"[^\"]*|[^,}]+)"; if (!match(s, re)) return "";
+  v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: "?/, "", v); return v }
+{ T[NR] = field($0, "T"); M[NR] = field($0, "mode"); ips[NR] = field($0, "images_per_s");
+  act[NR] = field($0, "activation_bytes"); rss[NR] = field($0, "peak_rss");
+  blas = field($0, "blas"); gf[NR] = field($0, "blas_gflops_threads");
+  if (M[NR] == "rev" && T[NR] == 1) act1 = act[NR]; key[T[NR] " " M[NR]] = NR }
+END {
+  print "# Training benchmark (fmnist preset, batch 64, 2 threads, float)\n"
+  printf "`make bench` on %s, %s. BLAS: %s.\n", date, cpu, blas
+  print "Images/s is the median of timed bursts of training steps (forward + backward) on real"
+  print "Fashion-MNIST batches; activation bytes are the arena the mode allocates.\n"
+  print "| T | mode | images/s | rev time / plain time | activation MiB | activations vs rev T=1 | peak RSS MiB | GEMM GFLOP/s (same run) |"
+  print "|---|---|---|---|---|---|---|---|"
+  for (i = 1; i <= NR; i++) {
+    ratio = "";
+    if (M[i] == "rev" && (T[i] " plain") in key) ratio = sprintf("%.2f", ips[key[T[i] " plain"]] / ips[i]);
+    printf "| %d | %s | %.1f | %s | %.1f | %.2fx | %.1f | %.1f |\n", T[i], M[i], ips[i], ratio,
+           act[i] / 1048576, act[i] / act1, rss[i] / 1048576, gf[i] }
+}' "$tmp" > "$out_md"
+echo "wrote $out_json and $out_md"
