@@ -85,19 +85,43 @@ sim_status ckpt_read_config(sim_ctx *ctx, const h5_file *f, trev_config *cfg)
     return st;
 }
 
+/* Write (write = 1) or read every table entry of the model, values in
+ * `vals`, under group/<name>[/leaf]; learnable_only skips BN buffers. */
+static sim_status table_io(sim_ctx *ctx, h5_file *f, trev_model *m, real *vals, const char *group,
+                           const char *leaf, int learnable_only, int write)
+{
+    sim_status st = SIM_OK;
+    for (int i = 0; i < trev_nparams(m) && st == SIM_OK; i++) {
+        const trev_param *p = trev_param_at(m, i);
+        if (learnable_only && p->buffer)
+            continue;
+        char name[192];
+        snprintf(name, sizeof name, "%s/%s%s%s", group, p->name, leaf ? "/" : "", leaf ? leaf : "");
+        st = write ? h5_write_real(ctx, f, name, vals + p->offset, p->ndim, p->shape, H5IO_FLOAT32)
+                   : h5_read_real(ctx, f, name, vals + p->offset, p->ndim, p->shape);
+    }
+    return st;
+}
+
+static sim_status write_table(sim_ctx *ctx, h5_file *f, trev_model *m, const real *vals,
+                              const char *group, const char *leaf, int learnable_only)
+{
+    return table_io(ctx, f, m, (real *)vals, group, leaf, learnable_only, 1);
+}
+
+static sim_status read_table(sim_ctx *ctx, const h5_file *f, trev_model *m, real *vals,
+                             const char *group, const char *leaf, int learnable_only)
+{
+    return table_io(ctx, (h5_file *)f, m, vals, group, leaf, learnable_only, 0);
+}
+
 sim_status ckpt_load_params(sim_ctx *ctx, trev_model *m, const h5_file *f, const char *group)
 {
     size_t nval = trev_nvalues(m);
     real *tmp = mem_calloc(ctx, MEM_SCRATCH, nval, sizeof *tmp);
     if (!tmp)
         return SIM_ENOMEM;
-    sim_status st = SIM_OK;
-    for (int i = 0; i < trev_nparams(m) && st == SIM_OK; i++) {
-        const trev_param *p = trev_param_at(m, i);
-        char name[160];
-        snprintf(name, sizeof name, "%s/%s", group, p->name);
-        st = h5_read_real(ctx, f, name, tmp + p->offset, p->ndim, p->shape);
-    }
+    sim_status st = read_table(ctx, f, m, tmp, group, NULL, 0);
     if (st == SIM_OK)
         memcpy(trev_params(m), tmp, nval * sizeof *tmp);
     mem_free(ctx, tmp);
@@ -132,37 +156,6 @@ sim_status ckpt_open_model(sim_ctx *ctx, const char *path, trev_model **out, int
     }
     *out = m;
     return SIM_OK;
-}
-
-/* Write every table entry (values from `vals`) under group/<name>. */
-static sim_status write_table(sim_ctx *ctx, h5_file *f, trev_model *m, const real *vals,
-                              const char *group, const char *leaf, int learnable_only)
-{
-    sim_status st = SIM_OK;
-    for (int i = 0; i < trev_nparams(m) && st == SIM_OK; i++) {
-        const trev_param *p = trev_param_at(m, i);
-        if (learnable_only && p->buffer)
-            continue;
-        char name[192];
-        snprintf(name, sizeof name, "%s/%s%s%s", group, p->name, leaf ? "/" : "", leaf ? leaf : "");
-        st = h5_write_real(ctx, f, name, vals + p->offset, p->ndim, p->shape, H5IO_FLOAT32);
-    }
-    return st;
-}
-
-static sim_status read_table(sim_ctx *ctx, const h5_file *f, trev_model *m, real *vals,
-                             const char *group, const char *leaf, int learnable_only)
-{
-    sim_status st = SIM_OK;
-    for (int i = 0; i < trev_nparams(m) && st == SIM_OK; i++) {
-        const trev_param *p = trev_param_at(m, i);
-        if (learnable_only && p->buffer)
-            continue;
-        char name[192];
-        snprintf(name, sizeof name, "%s/%s%s%s", group, p->name, leaf ? "/" : "", leaf ? leaf : "");
-        st = h5_read_real(ctx, f, name, vals + p->offset, p->ndim, p->shape);
-    }
-    return st;
 }
 
 static sim_status write_i64(sim_ctx *ctx, h5_file *f, const char *name, int64_t v)

@@ -311,7 +311,7 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
         snprintf(label, sizeof label, "epoch %d/%d", ep + 1, o->epochs);
         if (!o->quiet)
             progress_begin(&bar, stderr, label, steps_per_epoch);
-        double loss_sum = 0, t_ep = progress_now();
+        double loss_sum = 0, head_sum[TREV_MAXT] = {0}, t_ep = progress_now();
         long nsteps = 0, correct = 0, seen = 0;
         mem_reset_peak(ctx);
         for (long b = batch0; b < steps_per_epoch; b++) {
@@ -339,6 +339,8 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
             optim_clip(&t.opt);
             double lr = optim_step(&t.opt);
             loss_sum += r.loss;
+            for (int h = 0; h < r.nheads; h++)
+                head_sum[h] += r.head_loss[h];
             nsteps++;
             steps_run++;
             const real *fin = r.logits + (size_t)(r.nheads - 1) * K * o->batch;
@@ -411,6 +413,9 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
                     ips, ep_time);
             for (int h = 0; h < nheads; h++)
                 fprintf(t.log, "%s%.5f", h ? ", " : "", res->test_acc[h]);
+            fprintf(t.log, "], \"head_loss\": [");
+            for (int h = 0; h < nheads; h++)
+                fprintf(t.log, "%s%.5f", h ? ", " : "", nsteps ? head_sum[h] / nsteps : 0.0);
             fprintf(t.log, "], \"test_acc_ema\": %.5f, \"mode\": \"%s\", \"T\": %d, \"memory\": ",
                     res->test_acc_ema, o->mode == TREV_REV ? "rev" : "plain", cfg.T);
             mem_report_json(ctx, t.log);

@@ -173,46 +173,37 @@ rows_op(real *restrict dst, int ds, const real *restrict src, int ss, int rows, 
     }
 }
 
-static void rows_copy(real *dst, int ds, const real *src, int ss, int rows, int width)
+/* rows_op with the model's plane widths as compile-time constants. */
+static inline void rows_apply(real *dst, int ds, const real *src, int ss, int rows, int width,
+                              int add)
 {
-    switch (width) { /* the model's plane widths */
+    switch (width) {
     case 4:
-        rows_op(dst, ds, src, ss, rows, 4, 0);
+        rows_op(dst, ds, src, ss, rows, 4, add);
         break;
     case 8:
-        rows_op(dst, ds, src, ss, rows, 8, 0);
+        rows_op(dst, ds, src, ss, rows, 8, add);
         break;
     case 16:
-        rows_op(dst, ds, src, ss, rows, 16, 0);
+        rows_op(dst, ds, src, ss, rows, 16, add);
         break;
     case 32:
-        rows_op(dst, ds, src, ss, rows, 32, 0);
+        rows_op(dst, ds, src, ss, rows, 32, add);
         break;
     default:
-        rows_op(dst, ds, src, ss, rows, width, 0);
+        rows_op(dst, ds, src, ss, rows, width, add);
         break;
     }
 }
 
+static void rows_copy(real *dst, int ds, const real *src, int ss, int rows, int width)
+{
+    rows_apply(dst, ds, src, ss, rows, width, 0);
+}
+
 static void rows_add(real *dst, int ds, const real *src, int ss, int rows, int width)
 {
-    switch (width) {
-    case 4:
-        rows_op(dst, ds, src, ss, rows, 4, 1);
-        break;
-    case 8:
-        rows_op(dst, ds, src, ss, rows, 8, 1);
-        break;
-    case 16:
-        rows_op(dst, ds, src, ss, rows, 16, 1);
-        break;
-    case 32:
-        rows_op(dst, ds, src, ss, rows, 32, 1);
-        break;
-    default:
-        rows_op(dst, ds, src, ss, rows, width, 1);
-        break;
-    }
+    rows_apply(dst, ds, src, ss, rows, width, 1);
 }
 
 /* Copy images n0..n0+m of one channel into the interior of a tile whose
