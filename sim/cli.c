@@ -103,7 +103,7 @@ void cli_model_begin(cli_model *cm)
 
 int cli_model_option(sim_ctx *ctx, cli_model *cm, const char *name, const char *val)
 {
-    long v;
+    long v = 0;
     if (!strcmp(name, "preset")) {
         trev_config tmp;
         if (trev_preset(ctx, &tmp, val) != SIM_OK)
