@@ -83,8 +83,8 @@ void optim_free(sim_ctx *ctx, optim *o)
 
 double optim_lr(const optim_config *c, double step)
 {
-    if (c->warmup_steps > 0 && step < c->warmup_steps)
-        return c->lr * (step + 1) / c->warmup_steps;
+    if (c->warmup_steps > 0 && step < c->warmup_steps) /* capped: warmup may be fractional */
+        return c->lr * fmin(1.0, (step + 1) / c->warmup_steps);
     double span = c->total_steps - c->warmup_steps;
     if (span <= 0)
         return c->lr;
