@@ -1,0 +1,436 @@
+/* neuron.c - populations: validation, one-block allocation, the four neuron
+ * models' updates over position-major (H, W, C) arrays, and the history of
+ * emitted spike lists and graded outputs.
+ *
+ * An update is one pass over the neurons in storage order. Spikes are first
+ * written in storage order (branch-free append) together with a count per
+ * channel, then placed by a counting sort over channels: within a channel
+ * storage order is ascending position, so the result is ascending public id
+ * c*HW + p in O(spikes + C). */
+#include "neuron.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* One update rule per model (STYLE.md item 3). Reads and clears p->input,
+ * updates p->state, writes graded values to g (may be NULL) and counts their
+ * nonzeros into *nnz, appends spike ids (storage order) to list and counts
+ * them per channel into p->chan_count; returns the spike count. */
+typedef int32_t (*update_fn)(population *p, const real *bias /* (C) */,
+                             const real *alpha /* (C) or NULL */, real *g /* (H, W, C) */,
+                             int32_t *list /* (n) */, int32_t *nnz);
+
+static int32_t update_turn_off(population *p, const real *bias, const real *alpha, real *g,
+                               int32_t *list, int32_t *nnz)
+{
+    (void)alpha;
+    const int C = p->C, HW = p->HW;
+    const real th = p->threshold;
+    int32_t *restrict cnt = p->chan_count;
+    int32_t k = 0, nz = 0;
+    for (int q = 0; q < HW; q++) {
+        real *restrict in = p->input + (size_t)q * C;
+        real *restrict gq = g ? g + (size_t)q * C : NULL;
+        for (int c = 0; c < C; c++) {
+            real v = in[c] + bias[c];
+            in[c] = 0;
+            if (gq) {
+                gq[c] = v;
+                nz += v != 0;
+            }
+            int f = v >= th;
+            list[k] = c * HW + q; /* always in bounds: k <= index of this neuron */
+            k += f;
+            cnt[c] += f;
+        }
+    }
+    *nnz = nz;
+    return k;
+}
+
+static int32_t update_turn_on(population *p, const real *bias, const real *alpha, real *g,
+                              int32_t *list, int32_t *nnz)
+{
+    const int C = p->C, HW = p->HW;
+    const real th = p->threshold;
+    int32_t *restrict cnt = p->chan_count;
+    int32_t k = 0, nz = 0;
+    for (int q = 0; q < HW; q++) {
+        real *restrict in = p->input + (size_t)q * C;
+        real *restrict s = p->state + (size_t)q * C;
+        real *restrict gq = g ? g + (size_t)q * C : NULL;
+        for (int c = 0; c < C; c++) {
+            real v = in[c] + bias[c] + alpha[c] * s[c];
+            in[c] = 0;
+            s[c] = v;
+            if (gq) {
+                gq[c] = v;
+                nz += v != 0;
+            }
+            int f = v >= th;
+            list[k] = c * HW + q;
+            k += f;
+            cnt[c] += f;
+        }
+    }
+    *nnz = nz;
+    return k;
+}
+
+static int32_t update_lif(population *p, const real *bias, const real *alpha, real *g,
+                          int32_t *list, int32_t *nnz)
+{
+    const int C = p->C, HW = p->HW;
+    const real th = p->threshold;
+    int32_t *restrict cnt = p->chan_count;
+    int32_t k = 0, nz = 0;
+    for (int q = 0; q < HW; q++) {
+        real *restrict in = p->input + (size_t)q * C;
+        real *restrict s = p->state + (size_t)q * C;
+        real *restrict gq = g ? g + (size_t)q * C : NULL;
+        for (int c = 0; c < C; c++) {
+            real v = alpha[c] * s[c] + in[c] + bias[c];
+            in[c] = 0;
+            if (gq) {
+                gq[c] = v;
+                nz += v != 0;
+            }
+            int f = v >= th;
+            s[c] = f ? 0 : v; /* hard reset */
+            list[k] = c * HW + q;
+            k += f;
+            cnt[c] += f;
+        }
+    }
+    *nnz = nz;
+    return k;
+}
+
+static int32_t update_relay(population *p, const real *bias, const real *alpha, real *g,
+                            int32_t *list, int32_t *nnz)
+{
+    (void)alpha;
+    (void)list;
+    const int C = p->C, HW = p->HW;
+    int32_t nz = 0;
+    for (int q = 0; q < HW; q++) {
+        real *restrict in = p->input + (size_t)q * C;
+        real *restrict gq = g ? g + (size_t)q * C : NULL;
+        for (int c = 0; c < C; c++) {
+            real v = in[c] + bias[c];
+            in[c] = 0;
+            if (gq) {
+                gq[c] = v;
+                nz += v != 0;
+            }
+        }
+    }
+    *nnz = nz;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    update_fn update;
+    int has_state, has_alpha, spikes;
+} models[NEURON_NMODELS] = {
+    [NEURON_TURN_OFF] = {"turn-off", update_turn_off, 0, 0, 1},
+    [NEURON_TURN_ON] = {"turn-on", update_turn_on, 1, 1, 1},
+    [NEURON_LIF] = {"lif", update_lif, 1, 1, 1},
+    [NEURON_RELAY] = {"relay", update_relay, 0, 0, 0},
+};
+
+const char *neuron_model_name(neuron_model m)
+{
+    return (unsigned)m < NEURON_NMODELS ? models[m].name : "?";
+}
+
+pop_spec pop_spec_make(const char *name, neuron_model model, int C, int H, int W, int rank)
+{
+    pop_spec s = {.name = name,
+                  .model = model,
+                  .C = C,
+                  .H = H,
+                  .W = W,
+                  .rank = rank,
+                  .threshold = NEURON_THRESHOLD,
+                  .nsets = 1,
+                  .tau = NEURON_TAU};
+    return s;
+}
+
+void neuron_to_public(real *out, const real *in, int C, int HW)
+{
+    for (int q = 0; q < HW; q++)
+        for (int c = 0; c < C; c++)
+            out[(size_t)c * HW + q] = in[(size_t)q * C + c];
+}
+
+void neuron_from_public(real *out, const real *in, int C, int HW)
+{
+    for (int q = 0; q < HW; q++)
+        for (int c = 0; c < C; c++)
+            out[(size_t)q * C + c] = in[(size_t)c * HW + q];
+}
+
+/* index of the first non-finite element of x[0..n), or -1 */
+static long first_nonfinite(const real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite((double)x[i]))
+            return (long)i;
+    return -1;
+}
+
+static int spec_nsets(const pop_spec *s)
+{
+    return s->nsets < 1 ? 1 : s->nsets;
+}
+
+sim_status pop_check(sim_ctx *ctx, const pop_spec *s, int index)
+{
+    if (!s->name || !s->name[0])
+        return ctx_error(ctx, SIM_EINVAL, "population %d: a name is required", index);
+    size_t len = strnlen(s->name, NEURON_NAME_MAX);
+    if (len >= NEURON_NAME_MAX)
+        return ctx_error(ctx, SIM_ERANGE, "population %d (\"%.20s...\"): name longer than %d bytes",
+                         index, s->name, NEURON_NAME_MAX - 1);
+    const char *nm = s->name;
+    if ((unsigned)s->model >= NEURON_NMODELS)
+        return ctx_error(ctx, SIM_EINVAL, "population %d (\"%s\"): unknown neuron model %d", index,
+                         nm, (int)s->model);
+    if (s->C < 1 || s->H < 1 || s->W < 1)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         "population %d (\"%s\"): shape (%d, %d, %d) must be positive", index, nm,
+                         s->C, s->H, s->W);
+    int64_t n = (int64_t)s->C * s->H * s->W; /* each < 2^31: no int64 overflow */
+    if (n > INT32_MAX)
+        return ctx_error(ctx, SIM_ERANGE,
+                         "population %d (\"%s\"): %lld neurons, at most %d supported", index, nm,
+                         (long long)n, INT32_MAX);
+    if (s->rank < 0)
+        return ctx_error(ctx, SIM_EINVAL, "population %d (\"%s\"): rank %d must be >= 0", index, nm,
+                         s->rank);
+    if (s->nsets < 0)
+        return ctx_error(ctx, SIM_EINVAL,
+                         "population %d (\"%s\"): %d parameter sets, expected >= 1", index, nm,
+                         s->nsets);
+    if (!isfinite((double)s->threshold))
+        return ctx_error(ctx, SIM_ENUMERIC, "population %d (\"%s\"): threshold is %g", index, nm,
+                         (double)s->threshold);
+    size_t npar = (size_t)spec_nsets(s) * (size_t)s->C; /* both < 2^31: fits in 64 bits */
+    long bad;
+    if (s->bias && (bad = first_nonfinite(s->bias, npar)) >= 0)
+        return ctx_error(ctx, SIM_ENUMERIC, "population %d (\"%s\"): bias[%ld] is %g", index, nm,
+                         bad, (double)s->bias[bad]);
+    if (models[s->model].has_alpha) {
+        const char *what = s->model == NEURON_LIF ? "decay" : "alpha";
+        if (s->alpha && (bad = first_nonfinite(s->alpha, npar)) >= 0)
+            return ctx_error(ctx, SIM_ENUMERIC, "population %d (\"%s\"): %s[%ld] is %g", index, nm,
+                             what, bad, (double)s->alpha[bad]);
+        if (s->model == NEURON_LIF && !s->alpha && !(s->tau >= 1 && isfinite((double)s->tau)))
+            return ctx_error(ctx, SIM_EINVAL,
+                             "population %d (\"%s\"): LIF time constant tau %g must be >= 1 "
+                             "(decay = 1 - 1/tau), or give a decay per channel",
+                             index, nm, (double)s->tau);
+    }
+    return SIM_OK;
+}
+
+/* Reserve n elements of `size` bytes at a SIM_ALIGN boundary after *total;
+ * *off receives the offset. 1 on overflow. */
+static int plan(size_t *total, size_t *off, size_t n, size_t size)
+{
+    size_t bytes, start;
+    if (size_mul(n, size, &bytes) || size_add(*total, SIM_ALIGN - 1, &start))
+        return 1;
+    start = start / SIM_ALIGN * SIM_ALIGN;
+    *off = start;
+    return size_add(start, bytes, total);
+}
+
+sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, int keep_graded)
+{
+    assert(depth >= 1);
+    memset(p, 0, sizeof *p);
+    const int spikes = models[s->model].spikes;
+    const size_t n = (size_t)s->C * s->H * s->W, ns = (size_t)spec_nsets(s);
+    const size_t D = (size_t)depth, npar = ns * (size_t)s->C;
+    size_t total = 0, o_bias = 0, o_alpha = 0, o_state = 0, o_input = 0, o_spk = 0, o_nspk = 0,
+           o_g = 0, o_nnz = 0, o_slot = 0, o_cnt = 0, o_scr = 0, dn = 0;
+    int ovf = size_mul(D, n, &dn);
+    ovf |= plan(&total, &o_bias, npar, sizeof(real));
+    if (models[s->model].has_alpha)
+        ovf |= plan(&total, &o_alpha, npar, sizeof(real));
+    if (models[s->model].has_state)
+        ovf |= plan(&total, &o_state, n, sizeof(real));
+    ovf |= plan(&total, &o_input, n, sizeof(real));
+    if (spikes) {
+        ovf |= plan(&total, &o_spk, dn, sizeof(int32_t));
+        ovf |= plan(&total, &o_scr, n, sizeof(int32_t));
+    }
+    ovf |= plan(&total, &o_nspk, D, sizeof(int32_t));
+    if (keep_graded)
+        ovf |= plan(&total, &o_g, dn, sizeof(real));
+    ovf |= plan(&total, &o_nnz, D, sizeof(int32_t));
+    ovf |= plan(&total, &o_slot, D, sizeof(int64_t));
+    ovf |= plan(&total, &o_cnt, (size_t)s->C, sizeof(int32_t));
+    if (ovf)
+        return ctx_error(ctx, SIM_ENOMEM,
+                         "population \"%s\": %d history slots of %zu neurons overflow the "
+                         "address space",
+                         s->name, depth, n);
+    unsigned char *block = mem_alloc(ctx, MEM_ENGINE, total);
+    if (!block)
+        return SIM_ENOMEM;
+
+    snprintf(p->name, sizeof p->name, "%s", s->name);
+    p->model = s->model;
+    p->C = s->C, p->H = s->H, p->W = s->W, p->HW = s->H * s->W;
+    p->n = (int32_t)n;
+    p->rank = s->rank;
+    p->threshold = s->threshold;
+    p->nsets = (int)ns;
+    p->depth = depth;
+    p->block = block;
+    p->bias = (real *)(block + o_bias);
+    if (s->bias)
+        memcpy(p->bias, s->bias, npar * sizeof(real));
+    if (models[s->model].has_alpha) {
+        p->alpha = (real *)(block + o_alpha);
+        real def = s->model == NEURON_LIF ? (real)(1 - 1 / (double)s->tau) : NEURON_ALPHA;
+        for (size_t i = 0; i < npar; i++)
+            p->alpha[i] = s->alpha ? s->alpha[i] : def;
+    }
+    if (models[s->model].has_state)
+        p->state = (real *)(block + o_state);
+    p->input = (real *)(block + o_input);
+    if (spikes) {
+        p->spikes = (int32_t *)(block + o_spk);
+        p->scratch = (int32_t *)(block + o_scr);
+    }
+    p->nspikes = (int32_t *)(block + o_nspk);
+    if (keep_graded)
+        p->graded = (real *)(block + o_g);
+    p->nnz = (int32_t *)(block + o_nnz);
+    p->slot_t = (int64_t *)(block + o_slot);
+    p->chan_count = (int32_t *)(block + o_cnt);
+    pop_reset(p);
+    return SIM_OK;
+}
+
+void pop_free(sim_ctx *ctx, population *p)
+{
+    mem_free(ctx, p->block);
+    memset(p, 0, sizeof *p);
+}
+
+void pop_reset(population *p)
+{
+    const size_t n = (size_t)p->n;
+    if (p->state)
+        memset(p->state, 0, n * sizeof(real));
+    memset(p->input, 0, n * sizeof(real));
+    if (p->graded)
+        memset(p->graded, 0, (size_t)p->depth * n * sizeof(real));
+    for (int i = 0; i < p->depth; i++) {
+        p->nspikes[i] = 0;
+        p->nnz[i] = 0;
+        p->slot_t[i] = -1;
+    }
+    p->last_t = -1;
+    p->spikes_step = 0;
+}
+
+void pop_reset_counters(population *p)
+{
+    p->spikes_step = p->spikes_total = p->updates = 0;
+}
+
+void pop_update(population *p, int64_t t)
+{
+    assert(t >= 0 && t > p->last_t);
+    const int C = p->C;
+    const int set = t < p->nsets ? (int)t : p->nsets - 1;
+    const size_t slot = (size_t)(t % p->depth);
+    const real *bias = p->bias + (size_t)set * C;
+    const real *alpha = p->alpha ? p->alpha + (size_t)set * C : NULL;
+    real *g = p->graded ? p->graded + slot * (size_t)p->n : NULL;
+    int32_t *out = p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
+    /* with one channel storage order is already public order */
+    int32_t *list = C == 1 ? out : p->scratch;
+    memset(p->chan_count, 0, (size_t)C * sizeof *p->chan_count);
+    int32_t nnz = 0;
+    int32_t k = models[p->model].update(p, bias, alpha, g, list, &nnz);
+    if (k > 0 && C > 1) {
+        /* counting sort by channel: exclusive prefix sums, then place */
+        int32_t *cnt = p->chan_count, run = 0;
+        for (int c = 0; c < C; c++) {
+            int32_t m = cnt[c];
+            cnt[c] = run;
+            run += m;
+        }
+        const int HW = p->HW;
+        for (int32_t i = 0; i < k; i++) {
+            int32_t id = list[i];
+            out[cnt[id / HW]++] = id;
+        }
+    }
+    p->nspikes[slot] = k;
+    p->nnz[slot] = nnz;
+    p->slot_t[slot] = t;
+    p->last_t = t;
+    p->spikes_step = (uint64_t)k;
+    p->spikes_total += (uint64_t)k;
+    p->updates++;
+}
+
+sim_status pop_inject_ids(sim_ctx *ctx, population *p, const int32_t *ids, int32_t n,
+                          real amplitude)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= p->n)
+            return ctx_error(ctx, SIM_ERANGE,
+                             "population \"%s\": injected neuron id %d (entry %d) is outside "
+                             "0..%d",
+                             p->name, ids[i], i, p->n - 1);
+    for (int32_t i = 0; i < n; i++)
+        p->input[neuron_index_of(p->C, p->HW, ids[i])] += amplitude;
+    return SIM_OK;
+}
+
+void pop_inject_values(population *p, const real *values)
+{
+    const int C = p->C, HW = p->HW;
+    for (int q = 0; q < HW; q++)
+        for (int c = 0; c < C; c++)
+            p->input[(size_t)q * C + c] += values[(size_t)c * HW + q];
+}
+
+const int32_t *pop_spikes_at(const population *p, int64_t t, int32_t *n)
+{
+    size_t slot = (size_t)(t % p->depth);
+    assert(t >= 0 && p->slot_t[slot] == t);
+    *n = p->nspikes[slot];
+    return p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
+}
+
+const int32_t *pop_spikes(const population *p, int32_t *n)
+{
+    if (p->last_t < 0) {
+        *n = 0;
+        return p->spikes;
+    }
+    return pop_spikes_at(p, p->last_t, n);
+}
+
+const real *pop_graded_at(const population *p, int64_t t, int32_t *nnz)
+{
+    size_t slot = (size_t)(t % p->depth);
+    assert(t >= 0 && p->slot_t[slot] == t);
+    if (nnz)
+        *nnz = p->nnz[slot];
+    return p->graded ? p->graded + slot * (size_t)p->n : NULL;
+}

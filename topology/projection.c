@@ -1,0 +1,583 @@
+/* projection.c - validation, weight transposition and the event-driven
+ * fan-out (scatter) of every map, one pair of kernels (spikes, graded
+ * values) per map in a table.
+ *
+ * The target buffer is position-major (Ho, Wo, Co), and weights are stored
+ * with the output channel last, so the work of one event at one target
+ * position is a contiguous vector add (spikes) or axpy (graded values)
+ * over Co. Nothing here allocates after proj_init. */
+#include "projection.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+/* y[0..n) += w[0..n) */
+static inline void vec_add(real *restrict y, const real *restrict w, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += w[i];
+}
+
+/* y[0..n) += a * w[0..n) */
+static inline void vec_axpy(real *restrict y, real a, const real *restrict w, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * w[i];
+}
+
+/* Valid kernel offsets along one axis for source coordinate y: the target
+ * coordinate is oy = (y + pad - ky) / stride, which must be a whole number
+ * in [0, Ho). They are ky = *ky0 + i*stride with oy = *oy0 - i for
+ * i < the returned count. A few divisions per axis instead of one per tap;
+ * none for stride 1. */
+static int axis_taps(int y, int pad, int k, int s, int Ho, int *ky0, int *oy0)
+{
+    const int ry = y + pad; /* oy * s = ry - ky */
+    const int kmax = ry < k - 1 ? ry : k - 1;
+    int kmin = ry - (Ho - 1) * s; /* oy <= Ho - 1 */
+    if (kmin < 0)
+        kmin = 0;
+    if (s == 1) {
+        *ky0 = kmin, *oy0 = ry - kmin;
+        return kmax >= kmin ? kmax - kmin + 1 : 0;
+    }
+    kmin += (ry - kmin) % s; /* first ky >= kmin with ry - ky divisible by s */
+    if (kmin > kmax)
+        return 0;
+    *ky0 = kmin, *oy0 = (ry - kmin) / s;
+    return (kmax - kmin) / s + 1;
+}
+
+/* Valid taps of a k x k map for the source pixel (y, x): target positions
+ * oy*Wo + ox into pos[] and kernel offsets ky*k + kx into tap[]; returns the
+ * count. oy*stride + ky - pad = y, and the same along x. */
+static int conv_taps(const projection *pr, int y, int x, int *pos, int *tap)
+{
+    const int k = pr->k, s = pr->stride;
+    int ky0 = 0, oy0 = 0, kx0 = 0, ox0 = 0;
+    const int ny = axis_taps(y, pr->pad, k, s, pr->Ho, &ky0, &oy0);
+    const int nx = axis_taps(x, pr->pad, k, s, pr->Wo, &kx0, &ox0);
+    int n = 0;
+    for (int i = 0; i < ny; i++) {
+        const int ky = ky0 + i * s, oy = oy0 - i;
+        for (int j = 0; j < nx; j++) {
+            pos[n] = oy * pr->Wo + ox0 - j;
+            tap[n] = ky * k + kx0 + j * s;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- PROJ_CONV and PROJ_CONV1X1: weights (Ci, k, k, Co) ---- */
+
+static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
+                        int32_t n, uint64_t *ops)
+{
+    const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
+    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    uint64_t cnt = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int ci = ids[i] / HW, q = ids[i] % HW;
+        int nt = conv_taps(pr, q / pr->W, q % pr->W, pos, tap);
+        const real *wc = w + (size_t)ci * kk * Co;
+        for (int j = 0; j < nt; j++)
+            vec_add(dst + (size_t)pos[j] * Co, wc + (size_t)tap[j] * Co, Co);
+        cnt += (uint64_t)nt * (uint64_t)Co;
+    }
+    *ops += cnt;
+}
+
+static void conv_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                        uint64_t *events, uint64_t *ops)
+{
+    const int Ci = pr->Ci, Co = pr->Co, kk = pr->k * pr->k;
+    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    uint64_t ev = 0, cnt = 0;
+    for (int y = 0; y < pr->H; y++)
+        for (int x = 0; x < pr->W; x++) {
+            const real *v = vals + ((size_t)y * pr->W + x) * Ci;
+            int nt = -1; /* taps computed on the first nonzero value */
+            for (int ci = 0; ci < Ci; ci++) {
+                real g = v[ci];
+                if (g == 0)
+                    continue;
+                if (nt < 0)
+                    nt = conv_taps(pr, y, x, pos, tap);
+                const real *wc = w + (size_t)ci * kk * Co;
+                for (int j = 0; j < nt; j++)
+                    vec_axpy(dst + (size_t)pos[j] * Co, g, wc + (size_t)tap[j] * Co, Co);
+                ev++;
+                cnt += (uint64_t)nt * (uint64_t)Co;
+            }
+        }
+    *events += ev;
+    *ops += cnt;
+}
+
+/* ---- PROJ_DEPTHWISE: weights (C, k, k) ---- */
+
+static void dw_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
+                      uint64_t *ops)
+{
+    const int HW = pr->H * pr->W, C = pr->Co, kk = pr->k * pr->k;
+    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    uint64_t cnt = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int c = ids[i] / HW, q = ids[i] % HW;
+        int nt = conv_taps(pr, q / pr->W, q % pr->W, pos, tap);
+        const real *wc = w + (size_t)c * kk;
+        for (int j = 0; j < nt; j++)
+            dst[(size_t)pos[j] * C + c] += wc[tap[j]];
+        cnt += (uint64_t)nt;
+    }
+    *ops += cnt;
+}
+
+static void dw_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                      uint64_t *events, uint64_t *ops)
+{
+    const int C = pr->Co, kk = pr->k * pr->k;
+    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    uint64_t ev = 0, cnt = 0;
+    for (int y = 0; y < pr->H; y++)
+        for (int x = 0; x < pr->W; x++) {
+            const real *v = vals + ((size_t)y * pr->W + x) * C;
+            int nt = -1;
+            for (int c = 0; c < C; c++) {
+                real g = v[c];
+                if (g == 0)
+                    continue;
+                if (nt < 0)
+                    nt = conv_taps(pr, y, x, pos, tap);
+                const real *wc = w + (size_t)c * kk;
+                for (int j = 0; j < nt; j++)
+                    dst[(size_t)pos[j] * C + c] += g * wc[tap[j]];
+                ev++;
+                cnt += (uint64_t)nt;
+            }
+        }
+    *events += ev;
+    *ops += cnt;
+}
+
+/* ---- PROJ_UPSAMPLE2_1X1: weights (Ci, Co); pixel (y, x) -> 2x2 block ---- */
+
+static void up_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
+                      uint64_t *ops)
+{
+    const int HW = pr->H * pr->W, Co = pr->Co, Wo = pr->Wo;
+    for (int32_t i = 0; i < n; i++) {
+        int ci = ids[i] / HW, q = ids[i] % HW;
+        int y = q / pr->W, x = q % pr->W;
+        const real *wc = w + (size_t)ci * Co;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++)
+                vec_add(dst + ((size_t)(2 * y + dy) * Wo + 2 * x + dx) * Co, wc, Co);
+    }
+    *ops += (uint64_t)n * 4u * (uint64_t)Co;
+}
+
+static void up_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                      uint64_t *events, uint64_t *ops)
+{
+    const int Ci = pr->Ci, Co = pr->Co, Wo = pr->Wo;
+    uint64_t ev = 0;
+    for (int y = 0; y < pr->H; y++)
+        for (int x = 0; x < pr->W; x++) {
+            const real *v = vals + ((size_t)y * pr->W + x) * Ci;
+            for (int ci = 0; ci < Ci; ci++) {
+                real g = v[ci];
+                if (g == 0)
+                    continue;
+                const real *wc = w + (size_t)ci * Co;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++)
+                        vec_axpy(dst + ((size_t)(2 * y + dy) * Wo + 2 * x + dx) * Co, g, wc, Co);
+                ev++;
+            }
+        }
+    *events += ev;
+    *ops += ev * 4u * (uint64_t)Co;
+}
+
+/* ---- PROJ_IDENTITY: weights (C) or NULL for 1 ---- */
+
+static void id_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
+                      uint64_t *ops)
+{
+    const int HW = pr->H * pr->W, C = pr->Co;
+    for (int32_t i = 0; i < n; i++) {
+        int c = ids[i] / HW, q = ids[i] % HW;
+        dst[(size_t)q * C + c] += w ? w[c] : (real)1;
+    }
+    *ops += (uint64_t)n;
+}
+
+static void id_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                      uint64_t *events, uint64_t *ops)
+{
+    const size_t n = (size_t)pr->n_src;
+    const int C = pr->Co;
+    uint64_t ev = 0;
+    if (w) {
+        for (size_t i = 0; i < n; i++)
+            if (vals[i] != 0) {
+                dst[i] += vals[i] * w[i % (size_t)C];
+                ev++;
+            }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (vals[i] != 0) {
+                dst[i] += vals[i];
+                ev++;
+            }
+    }
+    *events += ev;
+    *ops += ev;
+}
+
+/* ---- PROJ_DENSE: weights (n_src public, n_dst storage) ---- */
+
+static void dense_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
+                         int32_t n, uint64_t *ops)
+{
+    const int nd = pr->n_dst;
+    for (int32_t i = 0; i < n; i++)
+        vec_add(dst, w + (size_t)ids[i] * nd, nd);
+    *ops += (uint64_t)n * (uint64_t)nd;
+}
+
+static void dense_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                         uint64_t *events, uint64_t *ops)
+{
+    const int nd = pr->n_dst, Ci = pr->Ci, HW = pr->H * pr->W;
+    uint64_t ev = 0;
+    for (int q = 0; q < HW; q++)
+        for (int c = 0; c < Ci; c++) {
+            real g = vals[(size_t)q * Ci + c];
+            if (g == 0)
+                continue;
+            vec_axpy(dst, g, w + ((size_t)c * HW + q) * nd, nd);
+            ev++;
+        }
+    *events += ev;
+    *ops += ev * (uint64_t)nd;
+}
+
+typedef void (*spikes_fn)(const projection *pr, real *dst /* (Ho, Wo, Co) */, const real *w,
+                          const int32_t *ids, int32_t n, uint64_t *ops);
+typedef void (*graded_fn)(const projection *pr, real *dst /* (Ho, Wo, Co) */, const real *w,
+                          const real *vals /* (H, W, Ci) */, uint64_t *events, uint64_t *ops);
+
+static const struct {
+    const char *name;
+    spikes_fn spikes;
+    graded_fn graded;
+} maps[PROJ_NMAPS] = {
+    [PROJ_CONV] = {"conv", conv_spikes, conv_graded},
+    [PROJ_DEPTHWISE] = {"depthwise", dw_spikes, dw_graded},
+    [PROJ_CONV1X1] = {"conv1x1", conv_spikes, conv_graded},
+    [PROJ_UPSAMPLE2_1X1] = {"upsample2+1x1", up_spikes, up_graded},
+    [PROJ_IDENTITY] = {"identity", id_spikes, id_graded},
+    [PROJ_DENSE] = {"dense", dense_spikes, dense_graded},
+};
+
+const char *proj_map_name(proj_map m)
+{
+    return (unsigned)m < PROJ_NMAPS ? maps[m].name : "?";
+}
+
+const char *proj_kind_name(proj_kind k)
+{
+    return k == PROJ_SPIKE ? "spike" : k == PROJ_GRADED ? "graded" : "?";
+}
+
+proj_spec proj_spec_make(int src, int dst, proj_kind kind, proj_map map, int delay,
+                         const real *weights)
+{
+    proj_spec s = {.src = src,
+                   .dst = dst,
+                   .kind = kind,
+                   .map = map,
+                   .delay = delay,
+                   .k = 1,
+                   .stride = 1,
+                   .pad = 0,
+                   .nsets = 1,
+                   .weights = weights};
+    return s;
+}
+
+proj_spec proj_spec_conv(int src, int dst, proj_kind kind, proj_map map, int delay, int k,
+                         int stride, int pad, const real *weights)
+{
+    proj_spec s = proj_spec_make(src, dst, kind, map, delay, weights);
+    s.k = k, s.stride = stride, s.pad = pad;
+    return s;
+}
+
+/* Geometry of a spec: k, stride, pad actually used. */
+static void spec_geometry(const proj_spec *s, int *k, int *stride, int *pad)
+{
+    if (s->map == PROJ_CONV || s->map == PROJ_DEPTHWISE) {
+        *k = s->k, *stride = s->stride, *pad = s->pad;
+    } else {
+        *k = 1, *stride = 1, *pad = 0;
+    }
+}
+
+static int spec_nsets(const proj_spec *s)
+{
+    return s->nsets < 1 ? 1 : s->nsets;
+}
+
+/* weights per set, in elements (0 for a unit identity); all factors are
+ * < 2^31, products of two fit in 64 bits, the rest are checked */
+static int weights_per_set(const proj_spec *s, const pop_spec *src, const pop_spec *dst,
+                           size_t *out)
+{
+    int k, st, pad;
+    spec_geometry(s, &k, &st, &pad);
+    size_t n_src = (size_t)src->C * src->H * src->W, n_dst = (size_t)dst->C * dst->H * dst->W;
+    switch (s->map) {
+    case PROJ_CONV:
+        return size_mul((size_t)dst->C * src->C, (size_t)k * k, out);
+    case PROJ_DEPTHWISE:
+        *out = (size_t)dst->C * k * k;
+        return 0;
+    case PROJ_CONV1X1:
+    case PROJ_UPSAMPLE2_1X1:
+        *out = (size_t)dst->C * src->C;
+        return 0;
+    case PROJ_IDENTITY:
+        *out = s->weights ? (size_t)dst->C : 0;
+        return 0;
+    case PROJ_DENSE:
+        return size_mul(n_src, n_dst, out);
+    default:
+        *out = 0;
+        return 1;
+    }
+}
+
+size_t proj_weight_count(const proj_spec *s, const pop_spec *src, const pop_spec *dst)
+{
+    size_t per, all;
+    if (weights_per_set(s, src, dst, &per) || size_mul(per, (size_t)spec_nsets(s), &all))
+        return 0;
+    return all;
+}
+
+sim_status proj_check(sim_ctx *ctx, const proj_spec *s, int index, const pop_spec *pops, int npop)
+{
+    if (s->src < 0 || s->src >= npop || s->dst < 0 || s->dst >= npop)
+        return ctx_error(ctx, SIM_ENOTFOUND,
+                         "projection %d: populations %d -> %d, but the network has %d (0..%d)",
+                         index, s->src, s->dst, npop, npop - 1);
+    const pop_spec *a = &pops[s->src], *b = &pops[s->dst];
+    if ((unsigned)s->kind >= PROJ_NKINDS)
+        return ctx_error(ctx, SIM_EINVAL, "projection %d (%s -> %s): unknown kind %d", index,
+                         a->name, b->name, (int)s->kind);
+    if ((unsigned)s->map >= PROJ_NMAPS)
+        return ctx_error(ctx, SIM_EINVAL, "projection %d (%s -> %s): unknown map %d", index,
+                         a->name, b->name, (int)s->map);
+    const char *what = maps[s->map].name, *kind = proj_kind_name(s->kind);
+#define PFX "projection %d (%s -> %s, %s %s): "
+#define PARGS index, a->name, b->name, kind, what
+    if (s->delay < 0)
+        return ctx_error(ctx, SIM_EINVAL, PFX "delay %d must be >= 0", PARGS, s->delay);
+    if (s->delay == INT32_MAX)
+        return ctx_error(ctx, SIM_ERANGE, PFX "delay %d is too large", PARGS, s->delay);
+    if (s->nsets < 0)
+        return ctx_error(ctx, SIM_EINVAL, PFX "%d weight sets, expected >= 1", PARGS, s->nsets);
+    if (s->kind == PROJ_SPIKE && a->model == NEURON_RELAY)
+        return ctx_error(ctx, SIM_EINVAL,
+                         PFX "the source is a relay population, which never spikes; use a "
+                             "graded projection",
+                         PARGS);
+    int k, st, pad;
+    spec_geometry(s, &k, &st, &pad);
+    int64_t Ho = -1, Wo = -1, Co = b->C; /* expected target shape; Co = b->C: any */
+    switch (s->map) {
+    case PROJ_CONV:
+    case PROJ_DEPTHWISE:
+        if (k < 1 || k > PROJ_KMAX || st < 1 || pad < 0 || pad > PROJ_KMAX)
+            return ctx_error(ctx, SIM_EINVAL,
+                             PFX "kernel %d stride %d pad %d: expected 1 <= k <= %d, "
+                                 "stride >= 1, 0 <= pad <= %d",
+                             PARGS, k, st, pad, PROJ_KMAX, PROJ_KMAX);
+        if ((int64_t)a->H + 2 * pad < k || (int64_t)a->W + 2 * pad < k)
+            return ctx_error(ctx, SIM_ESHAPE,
+                             PFX "kernel %d with pad %d does not fit the source (%d, %d, %d)",
+                             PARGS, k, pad, a->C, a->H, a->W);
+        Ho = ((int64_t)a->H + 2 * pad - k) / st + 1;
+        Wo = ((int64_t)a->W + 2 * pad - k) / st + 1;
+        if (s->map == PROJ_DEPTHWISE)
+            Co = a->C;
+        break;
+    case PROJ_CONV1X1:
+        Ho = a->H, Wo = a->W;
+        break;
+    case PROJ_UPSAMPLE2_1X1:
+        Ho = 2 * (int64_t)a->H, Wo = 2 * (int64_t)a->W;
+        break;
+    case PROJ_IDENTITY:
+        Ho = a->H, Wo = a->W, Co = a->C;
+        break;
+    case PROJ_DENSE:
+        Ho = b->H, Wo = b->W; /* any shape */
+        break;
+    default:
+        break;
+    }
+    if (Co != b->C || Ho != b->H || Wo != b->W)
+        return ctx_error(ctx, SIM_ESHAPE,
+                         PFX "maps the source (%d, %d, %d) to (%lld, %lld, %lld) but the target "
+                             "is (%d, %d, %d)",
+                         PARGS, a->C, a->H, a->W, (long long)Co, (long long)Ho, (long long)Wo, b->C,
+                         b->H, b->W);
+    if (!s->weights && s->map != PROJ_IDENTITY)
+        return ctx_error(ctx, SIM_EINVAL, PFX "weights are missing (NULL)", PARGS);
+    size_t nw = proj_weight_count(s, a, b), per;
+    if (weights_per_set(s, a, b, &per) || (per && nw == 0) || nw > (size_t)PTRDIFF_MAX)
+        return ctx_error(ctx, SIM_ERANGE, PFX "%d sets of weights overflow the address space",
+                         PARGS, spec_nsets(s));
+    for (size_t i = 0; i < nw; i++)
+        if (!isfinite((double)s->weights[i]))
+            return ctx_error(ctx, SIM_ENUMERIC, PFX "weight [%zu] is %g", PARGS, i,
+                             (double)s->weights[i]);
+#undef PFX
+#undef PARGS
+    return SIM_OK;
+}
+
+sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop_spec *a,
+                     const pop_spec *b)
+{
+    memset(pr, 0, sizeof *pr);
+    int k, st, pad;
+    spec_geometry(s, &k, &st, &pad);
+    pr->kind = s->kind, pr->map = s->map;
+    pr->src = s->src, pr->dst = s->dst, pr->delay = s->delay;
+    pr->k = k, pr->stride = st, pr->pad = pad;
+    pr->nsets = spec_nsets(s);
+    pr->Ci = a->C, pr->H = a->H, pr->W = a->W;
+    pr->Co = b->C, pr->Ho = b->H, pr->Wo = b->W;
+    pr->n_src = (int32_t)((int64_t)a->C * a->H * a->W);
+    pr->n_dst = (int32_t)((int64_t)b->C * b->H * b->W);
+    const double Ci = pr->Ci, Co = pr->Co, HWo = (double)pr->Ho * pr->Wo;
+    switch (s->map) {
+    case PROJ_CONV:
+    case PROJ_CONV1X1:
+        pr->dense_flops = Co * HWo * Ci * k * k;
+        break;
+    case PROJ_DEPTHWISE:
+        pr->dense_flops = Co * HWo * k * k;
+        break;
+    case PROJ_UPSAMPLE2_1X1:
+        pr->dense_flops = Co * Ci * pr->H * pr->W;
+        break;
+    case PROJ_IDENTITY:
+        pr->dense_flops = pr->n_src;
+        break;
+    default:
+        pr->dense_flops = (double)pr->n_src * pr->n_dst;
+        break;
+    }
+    int ovf = weights_per_set(s, a, b, &pr->wset);
+    assert(!ovf);
+    (void)ovf;
+    size_t nw = pr->wset * (size_t)pr->nsets; /* checked by proj_check */
+    if (nw == 0)
+        return SIM_OK; /* unit identity */
+    real *w = mem_calloc(ctx, MEM_ENGINE, nw, sizeof *w);
+    if (!w)
+        return SIM_ENOMEM;
+    pr->w = w;
+    const int C_i = pr->Ci, C_o = pr->Co, kk = k * k;
+    for (int set = 0; set < pr->nsets; set++) {
+        const real *in = s->weights + (size_t)set * pr->wset;
+        real *out = w + (size_t)set * pr->wset;
+        switch (s->map) {
+        case PROJ_CONV:
+        case PROJ_CONV1X1:
+        case PROJ_UPSAMPLE2_1X1: /* (Co, Ci, k, k) -> (Ci, k, k, Co) */
+            for (int co = 0; co < C_o; co++)
+                for (int ci = 0; ci < C_i; ci++)
+                    for (int t = 0; t < kk; t++)
+                        out[((size_t)ci * kk + t) * C_o + co] =
+                            in[((size_t)co * C_i + ci) * kk + t];
+            break;
+        case PROJ_DENSE: { /* (n_dst public, n_src) -> (n_src, n_dst storage) */
+            const size_t ns = (size_t)pr->n_src, nd = (size_t)pr->n_dst;
+            const int HWo2 = pr->Ho * pr->Wo;
+            for (size_t j = 0; j < nd; j++) {
+                size_t js = (size_t)neuron_index_of(C_o, HWo2, (int32_t)j);
+                for (size_t i = 0; i < ns; i++)
+                    out[i * nd + js] = in[j * ns + i];
+            }
+            break;
+        }
+        default: /* depthwise (C, 1, k, k) and identity (C): as given */
+            memcpy(out, in, pr->wset * sizeof *out);
+            break;
+        }
+    }
+    return SIM_OK;
+}
+
+void proj_free(sim_ctx *ctx, projection *pr)
+{
+    mem_free(ctx, pr->w);
+    memset(pr, 0, sizeof *pr);
+}
+
+static const real *weight_set(const projection *pr, int64_t t)
+{
+    if (!pr->w)
+        return NULL;
+    int set = t < pr->nsets ? (int)t : pr->nsets - 1;
+    return pr->w + (size_t)set * pr->wset;
+}
+
+void proj_deliver_spikes(const projection *pr, real *dst, const int32_t *ids, int32_t n, int64_t t,
+                         proj_counters *c)
+{
+    assert(pr->kind == PROJ_SPIKE);
+    uint64_t ops = 0;
+    maps[pr->map].spikes(pr, dst, weight_set(pr, t), ids, n, &ops);
+    c->events += (uint64_t)n;
+    c->acs += ops;
+    c->sop += (double)n / pr->n_src * pr->dense_flops;
+}
+
+void proj_deliver_graded(const projection *pr, real *dst, const real *values, int64_t t,
+                         proj_counters *c)
+{
+    assert(pr->kind == PROJ_GRADED);
+    uint64_t ev = 0, ops = 0;
+    const real *w = weight_set(pr, t);
+    maps[pr->map].graded(pr, dst, w, values, &ev, &ops);
+    c->events += ev;
+    if (pr->map == PROJ_IDENTITY && !w)
+        c->acs += ops; /* a plain add per value */
+    else
+        c->macs += ops;
+    c->sop += (double)ev / pr->n_src * pr->dense_flops;
+}
+
+void proj_counters_add(proj_counters *acc, const proj_counters *c)
+{
+    acc->events += c->events;
+    acc->acs += c->acs;
+    acc->macs += c->macs;
+    acc->sop += c->sop;
+}
+
+void proj_reset_counters(projection *pr)
+{
+    memset(&pr->step, 0, sizeof pr->step);
+    memset(&pr->total, 0, sizeof pr->total);
+}
