@@ -5,8 +5,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim/blas.h"
+#include "sim/rng.h"
+#include "topology/trevsnn.h"
 
 int harness_run(const char *suite, const harness_test *tests)
 {
@@ -154,4 +157,27 @@ const char *harness_testdata(const char *name)
     const char *dir = getenv("SIM_TESTDATA");
     snprintf(buf, sizeof buf, "%s/%s", dir && *dir ? dir : "../shared/testdata", name);
     return buf;
+}
+
+void harness_random_trev(sim_ctx *ctx, trev_model *m)
+{
+    real *p = trev_params(m);
+    for (int i = 0; i < trev_nparams(m); i++) {
+        const trev_param *t = trev_param_at(m, i);
+        real *v = p + t->offset;
+        const char *leaf = strrchr(t->name, '/') + 1;
+        for (size_t j = 0; j < t->n; j++) {
+            double u = rng_uniform(ctx, RNG_AUX);
+            if (!strcmp(leaf, "weight") && t->ndim == 4)
+                v[j] = (real)rng_normal(ctx, RNG_AUX, 0.6);
+            else if (!strcmp(leaf, "alpha"))
+                v[j] = (real)(0.3 + 0.6 * u);
+            else if (!strcmp(leaf, "running_var"))
+                v[j] = (real)(0.5 + u);
+            else if (!strcmp(leaf, "running_mean") || !strcmp(leaf, "bias"))
+                v[j] = (real)(0.4 * (u - 0.5));
+            else /* BN weight, gains, gamma */
+                v[j] = (real)(0.7 + 0.6 * u);
+        }
+    }
 }

@@ -55,6 +55,12 @@ int harness_grad_check_n(const char *what, double (*f)(void *ud), void *ud, real
                          const real *g, size_t n, double h, double tol, const unsigned char *skip,
                          size_t max_points, size_t *checked);
 
+struct trev_model;
+/* Random T-RevSNN weights large enough that every spike site fires
+ * sometimes: conv weights N(0, 0.6), alpha in [0.3, 0.9], BN statistics and
+ * biases near their defaults, gains around 1 (RNG_AUX stream of ctx). */
+void harness_random_trev(sim_ctx *ctx, struct trev_model *m);
+
 /* A context for a test, seeded; tests call ctx_free at the end. */
 void harness_ctx(sim_ctx *ctx, unsigned long seed);
 

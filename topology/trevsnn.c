@@ -1228,11 +1228,19 @@ const real *trev_stem_output(const trev_model *m) { return m->prepared ? m->x : 
 
 sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits)
 {
+    return trev_infer_rec(ctx, m, images, n, logits, NULL);
+}
+
+sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
+                          trev_step *rec)
+{
     sim_status st = use_batch(ctx, m, n);
     if (st != SIM_OK)
         return st;
     const int T = m->cfg.T;
     const size_t Kn = (size_t)m->cfg.classes * n;
+    if (rec)
+        memset(rec, 0, sizeof *rec);
     clamp_alpha(m);
     standardize_all(m);
     stem_forward(ctx, m, images);
@@ -1245,12 +1253,12 @@ sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, re
                 t > 0 && l < 3 ? m->stp[m->mode == TREV_PLAIN ? t - 1 : (t - 1) % 2][l + 1] : NULL;
             const real *cprev =
                 t > 0 ? m->stp[m->mode == TREV_PLAIN ? t - 1 : (t - 1) % 2][l] : NULL;
-            level_forward(ctx, m, t, l, colbuf(m, T - 1, l), cin, cup, cprev, c, 0, 0, NULL);
+            level_forward(ctx, m, t, l, colbuf(m, T - 1, l), cin, cup, cprev, c, 0, 0, rec);
         }
         int slot = head_slot(m, t);
         if (slot >= 0)
             head_forward(ctx, m, t, m->stp[m->mode == TREV_PLAIN ? t : t % 2][3],
-                         logits + (size_t)slot * Kn, NULL);
+                         logits + (size_t)slot * Kn, rec);
     }
     return SIM_OK;
 }

@@ -139,6 +139,11 @@ const real *trev_stem_output(const trev_model *m); /* x: (C0, n, R0, R0) */
  * (T, K, n) written to `logits` (only the final head when !inter_supv:
  * logits is then (1, K, n)). Needs trev_prepare (any mode) for scratch. */
 sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits);
+/* The same, recording spikes per spike site in forward order into rec
+ * (nsites, site_spikes, site_total), summed over the n images. In plain mode
+ * trev_state(t, l) then holds the inference states. */
+sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
+                          trev_step *rec);
 
 /* Resolution of level l (R_l) and of the stem output. */
 int trev_resolution(const trev_model *m, int l);

@@ -62,30 +62,6 @@ static trev_config small_cfg(int T)
     return c;
 }
 
-/* Random weights large enough that every spike site fires sometimes. */
-static void randomize(sim_ctx *ctx, trev_model *m)
-{
-    real *p = trev_params(m);
-    for (int i = 0; i < trev_nparams(m); i++) {
-        const trev_param *t = trev_param_at(m, i);
-        real *v = p + t->offset;
-        const char *leaf = strrchr(t->name, '/') + 1;
-        for (size_t j = 0; j < t->n; j++) {
-            double u = rng_uniform(ctx, RNG_AUX);
-            if (!strcmp(leaf, "weight") && t->ndim == 4)
-                v[j] = (real)rng_normal(ctx, RNG_AUX, 0.6);
-            else if (!strcmp(leaf, "alpha"))
-                v[j] = (real)(0.3 + 0.6 * u);
-            else if (!strcmp(leaf, "running_var"))
-                v[j] = (real)(0.5 + u);
-            else if (!strcmp(leaf, "running_mean") || !strcmp(leaf, "bias"))
-                v[j] = (real)(0.4 * (u - 0.5));
-            else /* BN weight, gains, gamma */
-                v[j] = (real)(0.7 + 0.6 * u);
-        }
-    }
-}
-
 typedef struct {
     real *images;
     int labels[16];
@@ -118,7 +94,7 @@ static real *grads_of(sim_ctx *ctx, const trev_config *c, uint64_t seed, const b
     harness_ctx(&wctx, seed);
     if (trev_create(ctx, &m, c, 1) != SIM_OK)
         return NULL;
-    randomize(&wctx, m);
+    harness_random_trev(&wctx, m);
     ctx_free(&wctx);
     if (trev_prepare(ctx, m, b->n, mode) != SIM_OK)
         return NULL;
@@ -236,7 +212,7 @@ static void test_finite_differences(void)
     for (int mode = 0; mode < 2; mode++) {
         trev_model *m;
         CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
-        randomize(&ctx, m);
+        harness_random_trev(&ctx, m);
         trev_set_relaxed_spikes(m, 1);
         CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, mode ? TREV_REV : TREV_PLAIN), SIM_OK);
         trev_zero_grads(m);
