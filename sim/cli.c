@@ -106,8 +106,11 @@ int cli_model_option(sim_ctx *ctx, cli_model *cm, const char *name, const char *
     long v = 0;
     if (!strcmp(name, "preset")) {
         trev_config tmp;
-        if (trev_preset(ctx, &tmp, val) != SIM_OK)
+        if (trev_preset(ctx, &tmp, val) != SIM_OK) {
+            ctx_error(ctx, SIM_EINVAL,
+                      "--preset: expected fmnist, cifar10, tiny or small, found '%s'", val);
             return -1;
+        }
         snprintf(cm->preset, sizeof cm->preset, "%s", val);
         return 1;
     }

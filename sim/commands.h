@@ -7,6 +7,7 @@
 int cmd_train(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench_train(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 /* Print the error of a failed command on one line and map it to an exit code. */
 struct sim_ctx;
 int cmd_fail(const char *cmd, struct sim_ctx *ctx);

@@ -22,6 +22,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  --train     train a model (also: sim train); see sim --train --help\n"
+            "  run         run test images through the event-driven engine\n"
             "  info        parameter count, MACs and memory per role of a configuration\n"
             "  bench-train training images/s and memory of one configuration (JSON)\n"
             "  --version   print version, precision, BLAS library and measured GFLOP/s\n"
@@ -66,9 +67,11 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench-train"))
         return cmd_bench_train(argc - 1, argv + 1);
-    fprintf(stderr, "sim: unknown command or option '%s' (expected --train, info, --version, --help)\n",
+    fprintf(stderr, "sim: unknown command or option '%s' (expected --train, run, info, bench-train, --version, --help)\n",
             argv[1]);
     return 2;
 }

@@ -1,0 +1,291 @@
+/* cmd_run.c - `sim run`: test images, one after another, through the
+ * event-driven engine (topology/trevnet.h): accuracy, spikes and firing
+ * rates per population and timestep, accumulates and multiply-accumulates,
+ * energy per image (counted, and the literature estimate), time per image,
+ * and the O(1) breakdown (the stem once per image, each column's work). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/summary.h"
+#include "io/checkpoint.h"
+#include "io/dataset.h"
+#include "sim/cli.h"
+#include "sim/commands.h"
+#include "sim/progress.h"
+#include "topology/trevnet.h"
+
+#define MAXPOP 64
+
+typedef struct {
+    uint64_t spikes[MAXPOP][TREV_MAXT]; /* summed over images */
+} run_log;
+
+static void on_step(void *ud, const engine *e, int64_t t)
+{
+    run_log *lg = ud;
+    for (int p = 0; p < e->npop && p < MAXPOP; p++) {
+        int32_t n;
+        engine_spikes(e, p, &n);
+        lg->spikes[p][t] += (uint64_t)n;
+    }
+}
+
+/* Energy constants per operation (model.md §5). */
+static sim_status energy_preset(sim_ctx *ctx, const char *s, engine_opts *o)
+{
+    if (!strcmp(s, "fp32")) {
+        o->e_mac_pj = 4.6, o->e_ac_pj = 0.9;
+    } else if (!strcmp(s, "fp16")) {
+        o->e_mac_pj = 1.5, o->e_ac_pj = 0.4;
+    } else if (!strcmp(s, "int8")) {
+        o->e_mac_pj = 0.23, o->e_ac_pj = 0.03;
+    } else {
+        return ctx_error(ctx, SIM_EINVAL, "--energy: expected fp32, fp16 or int8, found '%s'", s);
+    }
+    return SIM_OK;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"model", "CKPT", "checkpoint to run (required)"},
+        {"data", "SPEC", "fmnist[:DIR] (default) or cifar10:DIR; the test split is used"},
+        {"images", "N", "run the first N test images (default 100)"},
+        {"range", "A:B", "run test images A..B-1"},
+        {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
+        {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
+        {"json", NULL, "print the results as JSON"},
+        {"quiet", NULL, "no progress output"},
+        {"help", NULL, "this text"},
+        {NULL, NULL, NULL},
+    };
+    sim_ctx ctx;
+    if (ctx_init(&ctx, 1) != SIM_OK)
+        return 1;
+    const char *model = NULL, *data = "fmnist";
+    long first = 0, count = 100, threads = 1;
+    int json = 0, quiet = 0, have_range = 0;
+    engine_opts eo = engine_opts_default();
+    sim_status st = SIM_OK;
+    for (int i = 1; i < argc && st == SIM_OK;) {
+        const char *val;
+        int k = cli_next(&ctx, argc, argv, &i, opts, &val, NULL);
+        if (k < 0)
+            return cmd_fail("run", &ctx);
+        const char *n = opts[k].name;
+        if (!strcmp(n, "help")) {
+            cli_help(stdout, "sim run --model CKPT [--data SPEC] [--images N | --range A:B] [--json]",
+                     "Run test images one after another through the event-driven engine and report\n"
+                     "accuracy, spikes, firing rates, synaptic operations, energy and time per image.",
+                     opts);
+            return 0;
+        } else if (!strcmp(n, "model")) {
+            model = val;
+        } else if (!strcmp(n, "data")) {
+            data = val;
+        } else if (!strcmp(n, "images")) {
+            st = cli_long(&ctx, n, val, 1, 100000000, &count);
+        } else if (!strcmp(n, "range")) {
+            long a, b;
+            char tail;
+            if (sscanf(val, "%ld:%ld%c", &a, &b, &tail) != 2 || a < 0 || b <= a)
+                st = ctx_error(&ctx, SIM_EINVAL, "--range: expected A:B with 0 <= A < B, found '%s'",
+                               val);
+            first = a;
+            count = b - a;
+            have_range = 1;
+        } else if (!strcmp(n, "energy")) {
+            st = energy_preset(&ctx, val, &eo);
+        } else if (!strcmp(n, "threads")) {
+            st = cli_long(&ctx, n, val, 1, 256, &threads);
+        } else if (!strcmp(n, "json")) {
+            json = 1;
+        } else if (!strcmp(n, "quiet")) {
+            quiet = 1;
+        }
+    }
+    if (st == SIM_OK && !model)
+        st = ctx_error(&ctx, SIM_EINVAL, "run: --model CKPT is required");
+    if (st != SIM_OK)
+        return cmd_fail("run", &ctx);
+    (void)have_range;
+    ctx_set_threads(&ctx, (int)threads);
+
+    trev_model *m = NULL;
+    if (ckpt_open_model(&ctx, model, &m, 0) != SIM_OK)
+        return cmd_fail("run", &ctx);
+    const trev_config *cfg = trev_cfg(m);
+    char name[32];
+    const char *colon = strchr(data, ':');
+    snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - data) : (int)strlen(data), data);
+    dataset ds;
+    if (dataset_load(&ctx, &ds, name, colon && colon[1] ? colon + 1 : NULL, 0) != SIM_OK) {
+        trev_destroy(&ctx, m);
+        return cmd_fail("run", &ctx);
+    }
+    if (first + count > ds.n) {
+        ctx_error(&ctx, SIM_ERANGE, "--%s: images %ld..%ld requested, the %s test split has %d",
+                  have_range ? "range" : "images", first, first + count - 1, ds.name, ds.n);
+        dataset_free(&ctx, &ds);
+        trev_destroy(&ctx, m);
+        return cmd_fail("run", &ctx);
+    }
+    if (ds.c != cfg->in_channels || ds.h > cfg->input_size || ds.classes != cfg->classes) {
+        ctx_error(&ctx, SIM_EINVAL,
+                  "--data %s: images are %dx%dx%d with %d classes, the model %s expects %d "
+                  "channel(s), at most %dx%d, %d classes",
+                  data, ds.c, ds.h, ds.w, ds.classes, model, cfg->in_channels, cfg->input_size,
+                  cfg->input_size, cfg->classes);
+        dataset_free(&ctx, &ds);
+        trev_destroy(&ctx, m);
+        return cmd_fail("run", &ctx);
+    }
+
+    run_log *lg = calloc(1, sizeof *lg);
+    eo.on_step = on_step;
+    eo.ud = lg;
+    trevnet net;
+    if (!lg || trevnet_build(&ctx, &net, m, &eo) != SIM_OK) {
+        free(lg);
+        dataset_free(&ctx, &ds);
+        trev_destroy(&ctx, m);
+        return cmd_fail("run", &ctx);
+    }
+    const int T = cfg->T, K = cfg->classes, nheads = cfg->inter_supv ? T : 1;
+    dataset_norm nm;
+    memset(&nm, 0, sizeof nm);
+    nm.c = cfg->in_channels;
+    for (int c = 0; c < nm.c && c < 3; c++)
+        nm.mean[c] = cfg->mean[c], nm.std[c] = cfg->std[c] > 0 ? cfg->std[c] : 1;
+    nm.size = cfg->input_size;
+    size_t npix = (size_t)cfg->in_channels * cfg->input_size * cfg->input_size;
+    real *img = mem_calloc(&ctx, MEM_DATA, npix, sizeof *img);
+    real *logits = mem_calloc(&ctx, MEM_DATA, (size_t)nheads * K, sizeof *logits);
+    double *ms = calloc((size_t)count, sizeof *ms), *en = calloc((size_t)count, sizeof *en);
+    double *spk = calloc((size_t)count, sizeof *spk), *scratch = calloc((size_t)count, sizeof *scratch);
+    if (!img || !logits || !ms || !en || !spk || !scratch)
+        st = SIM_ENOMEM;
+    long correct = 0;
+    double col_acs[TREV_MAXT] = {0}, col_macs[TREV_MAXT] = {0}, stem_macs = 0, head_ops = 0;
+    progress bar;
+    if (!quiet)
+        progress_begin(&bar, stderr, "run", count);
+    engine_reset_counters(&net.e);
+    for (long i = 0; i < count && st == SIM_OK; i++) {
+        int idx = (int)(first + i), label;
+        engine_totals before, after;
+        engine_get_totals(&net.e, &before);
+        double t0 = progress_now();
+        st = dataset_batch(&ctx, &ds, img, &label, &idx, 1, &nm, NULL);
+        trevnet_stats rs;
+        if (st == SIM_OK)
+            st = trevnet_run_image(&ctx, &net, img, logits, &rs);
+        if (st != SIM_OK)
+            break;
+        ms[i] = 1e3 * (progress_now() - t0);
+        engine_get_totals(&net.e, &after);
+        const real *fin = logits + (size_t)(nheads - 1) * K;
+        int pred = 0;
+        for (int k = 1; k < K; k++)
+            pred = fin[k] > fin[pred] ? k : pred;
+        correct += pred == label;
+        en[i] = after.energy_pj - before.energy_pj;
+        spk[i] = (double)(after.spikes - before.spikes);
+        for (int t = 0; t < T; t++) {
+            col_acs[t] += rs.column_acs[t];
+            col_macs[t] += rs.column_macs[t];
+        }
+        stem_macs += rs.stem_macs;
+        head_ops += rs.head_macs + rs.head_acs;
+        if (!quiet) {
+            char info[96];
+            snprintf(info, sizeof info, "acc %.3f  %.2f ms/image", (double)correct / (i + 1),
+                     ms[i]);
+            progress_update(&bar, i + 1, info);
+        }
+    }
+    if (!quiet && st == SIM_OK)
+        progress_end(&bar, "");
+    if (st == SIM_OK) {
+        engine_totals tot;
+        engine_get_totals(&net.e, &tot);
+        const double n = (double)count;
+        summary sm_ms, sm_en, sm_spk;
+        summary_of(&sm_ms, ms, (size_t)count, scratch);
+        summary_of(&sm_en, en, (size_t)count, scratch);
+        summary_of(&sm_spk, spk, (size_t)count, scratch);
+        const engine *e = &net.e;
+        if (json) {
+            printf("{\"model\": \"%s\", \"images\": %ld, \"first\": %ld, \"accuracy\": %.5f, "
+                   "\"spikes_per_image\": %.1f, \"acs_per_image\": %.1f, \"macs_per_image\": %.1f, "
+                   "\"energy_uj_per_image\": %.6f, \"energy_lit_uj_per_image\": %.6f, "
+                   "\"ms_per_image\": {\"median\": %.4f, \"mean\": %.4f, \"q95\": %.4f}, "
+                   "\"stem_macs_per_image\": %.0f, \"column_acs_per_image\": [",
+                   model, count, first, correct / n, tot.spikes / n, tot.acs / n, tot.macs / n,
+                   tot.energy_pj / n * 1e-6, tot.energy_lit_pj / n * 1e-6, sm_ms.median,
+                   sm_ms.mean, sm_ms.q95, stem_macs / n);
+            for (int t = 0; t < T; t++)
+                printf("%s%.1f", t ? ", " : "", col_acs[t] / n);
+            printf("], \"column_macs_per_image\": [");
+            for (int t = 0; t < T; t++)
+                printf("%s%.1f", t ? ", " : "", col_macs[t] / n);
+            printf("], \"populations\": [");
+            for (int p = 0; p < e->npop; p++) {
+                const population *pp = engine_pop(e, p);
+                printf("%s{\"name\": \"%s\", \"neurons\": %d, \"spikes_per_image\": %.2f, "
+                       "\"rate\": [",
+                       p ? ", " : "", pp->name, pp->n, (double)pp->spikes_total / n);
+                for (int t = 0; t < T; t++)
+                    printf("%s%.5f", t ? ", " : "", lg->spikes[p][t] / (n * pp->n));
+                printf("]}");
+            }
+            printf("], \"projections\": [");
+            for (int j = 0; j < e->nproj; j++) {
+                const projection *pr = engine_proj(e, j);
+                printf("%s{\"src\": \"%s\", \"dst\": \"%s\", \"map\": \"%s\", \"kind\": \"%s\", "
+                       "\"events\": %.1f, \"acs\": %.1f, \"macs\": %.1f, \"sop\": %.1f}",
+                       j ? ", " : "", engine_pop(e, pr->src)->name, engine_pop(e, pr->dst)->name,
+                       proj_map_name(pr->map), proj_kind_name(pr->kind), pr->total.events / n,
+                       pr->total.acs / n, pr->total.macs / n, pr->total.sop / n);
+            }
+            printf("]}\n");
+        } else {
+            printf("%s: %ld test images from %ld, accuracy %.2f%%\n", model, count, first,
+                   100.0 * correct / n);
+            printf("per image: %.0f spikes (sd %.0f), %.0f ACs, %.0f MACs, energy %.3f uJ counted "
+                   "(literature estimate %.3f uJ), %.3f ms median (%.3f ms 95th pct)\n",
+                   tot.spikes / n, sm_spk.sd, tot.acs / n, tot.macs / n, tot.energy_pj / n * 1e-6,
+                   tot.energy_lit_pj / n * 1e-6, sm_ms.median, sm_ms.q95);
+            printf("O(1) encoding: the stem costs %.0f MACs once per image; per column (timestep):\n",
+                   stem_macs / n);
+            printf("  %-4s %14s %14s\n", "t", "ACs/image", "MACs/image");
+            for (int t = 0; t < T; t++)
+                printf("  %-4d %14.0f %14.0f\n", t, col_acs[t] / n, col_macs[t] / n);
+            printf("  heads: %.0f operations per image\n", head_ops / n);
+            printf("firing rate per population and timestep:\n  %-16s", "population");
+            for (int t = 0; t < T; t++)
+                printf(" %8s%d", "t=", t);
+            printf("\n");
+            for (int p = 0; p < e->npop; p++) {
+                const population *pp = engine_pop(e, p);
+                if (pp->model == NEURON_RELAY)
+                    continue;
+                printf("  %-16s", pp->name);
+                for (int t = 0; t < T; t++)
+                    printf(" %9.4f", lg->spikes[p][t] / (n * pp->n));
+                printf("\n");
+            }
+        }
+    }
+    free(ms), free(en), free(spk), free(scratch), free(lg);
+    mem_free(&ctx, img);
+    mem_free(&ctx, logits);
+    trevnet_free(&ctx, &net);
+    dataset_free(&ctx, &ds);
+    trev_destroy(&ctx, m);
+    if (st != SIM_OK)
+        return cmd_fail("run", &ctx);
+    ctx_free(&ctx);
+    return 0;
+}
