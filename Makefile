@@ -113,7 +113,11 @@ demo: deps
 	  --log out/demo.jsonl --out out/demo.h5
 	@echo "demo: checkpoint out/demo.h5, per-epoch JSON log out/demo.jsonl"
 
+# the PyTorch reference of the bench (optional elsewhere) comes from Debian too
+BENCH_DEBS := python3-torch python3-numpy python3-h5py
+
 bench: deps
+	@$(MAKE) --no-print-directory DEBS="$(BENCH_DEBS)" deps
 	$(MAKE) --no-print-directory bin/sim
 	./bench/run.sh
 

@@ -15,7 +15,6 @@ Ts=${BENCH_TS:-"1 2 4 8"}
 out_json=bench/results.json
 out_md=bench/results.md
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
 
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "machine: $cpu, $(nproc) cores; $($SIM --version | sed -n 2p)"
@@ -32,10 +31,29 @@ for T in $Ts; do
   done
 done
 
+# PyTorch running the same model (plain autograd, the same batches) in the
+# same run, when Debian's python3-torch is installed: the only fair ratio on
+# a machine whose speed drifts.
+torch_tmp=$(mktemp)
+trap 'rm -f "$tmp" "$torch_tmp"' EXIT
+if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
+  for T in $Ts; do
+    line=$(/usr/bin/python3 bench/torch_ref.py --T "$T" --batch 64 --threads 2 \
+           --steps "$steps" --repeats "$repeats")
+    echo "$line" >> "$torch_tmp"
+    echo "$line" | awk -v T="$T" '{ match($0, /"images_per_s": [0-9.]+/);
+      printf "T=%d torch %8.1f images/s (PyTorch plain autograd, same batches)\n", T, substr($0, RSTART + 16, RLENGTH - 16) }'
+  done
+else
+  echo "python3-torch not installed: skipping the PyTorch reference (apt-get install python3-torch)"
+fi
+
 {
   echo "{\"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"machine\": \"$cpu\", \"cores\": $(nproc),"
   echo " \"command\": \"make bench\", \"steps\": $steps, \"repeats\": $repeats, \"runs\": ["
   sed '$!s/$/,/' "$tmp"
+  echo "], \"pytorch\": ["
+  sed '$!s/$/,/' "$torch_tmp"
   echo "]}"
 } > "$out_json"
 
@@ -60,4 +78,16 @@ END {
     printf "| %d | %s | %.1f | %s | %.1f | %.2fx | %.1f | %.1f |\n", T[i], M[i], ips[i], ratio,
            act[i] / 1048576, act[i] / act1, rss[i] / 1048576, gf[i] }
 }' "$tmp" > "$out_md"
+if [ -s "$torch_tmp" ]; then
+  awk 'FNR == NR { match($0, /"T": [0-9]+/); t = substr($0, RSTART + 5, RLENGTH - 5);
+                   match($0, /"images_per_s": [0-9.]+/); pt[t] = substr($0, RSTART + 16, RLENGTH - 16);
+                   match($0, /"torch": "[^"]*"/); ver = substr($0, RSTART + 10, RLENGTH - 11); next }
+       { match($0, /"T": [0-9]+/); t = substr($0, RSTART + 5, RLENGTH - 5);
+         match($0, /"mode": "[a-z]+"/); mode = substr($0, RSTART + 9, RLENGTH - 10);
+         match($0, /"images_per_s": [0-9.]+/); ips = substr($0, RSTART + 16, RLENGTH - 16);
+         if (mode == "rev") row[t] = sprintf("| %d | %.1f | %.1f | %.2fx |", t, ips, pt[t], ips / pt[t]) }
+       END { printf "\n## Against PyTorch %s (plain autograd, 2 threads, same batches, same run)\n\n", ver;
+             print "| T | T-RevSNN rev images/s | PyTorch images/s | speed-up |"; print "|---|---|---|---|";
+             for (t = 1; t <= 64; t++) if (t in row) print row[t] }' "$torch_tmp" "$tmp" >> "$out_md"
+fi
 echo "wrote $out_json and $out_md"
