@@ -89,7 +89,7 @@ run-tests: tests
 	@pass=0; fail=0; failed=""; \
 	for t in $(TEST_BIN) $(EXAMPLE_BIN); do \
 	  echo "== $$t"; \
-	  if SIM_TESTDATA=$(CURDIR)/../shared/testdata SIM_BIN=$(CURDIR)/$(SIM_BIN) $$t; then pass=$$((pass+1)); \
+	  if OMP_WAIT_POLICY=passive SIM_TESTDATA=$(CURDIR)/../shared/testdata SIM_BIN=$(CURDIR)/$(SIM_BIN) $$t; then pass=$$((pass+1)); \
 	  else fail=$$((fail+1)); failed="$$failed $$t"; fi; \
 	done; \
 	echo "== $(VARIANT): $$pass test and example programs passed, $$fail failed$$failed"; \
