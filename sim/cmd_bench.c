@@ -52,6 +52,7 @@ int cmd_bench_train(int argc, char **argv)
                      "Training images/s (median of bursts), activation bytes and peak RSS of one\n"
                      "configuration, as one JSON object.",
                      opts);
+            ctx_free(&ctx);
             return 0;
         }
         if (!strcmp(n, "mode")) {

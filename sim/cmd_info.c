@@ -9,7 +9,9 @@
 int cmd_fail(const char *cmd, sim_ctx *ctx)
 {
     fprintf(stderr, "sim %s: %s\n", cmd, ctx_errmsg(ctx));
-    return ctx->last_status == SIM_EINVAL ? 2 : 1;
+    int rc = ctx->last_status == SIM_EINVAL ? 2 : 1;
+    ctx_free(ctx);
+    return rc;
 }
 
 int cmd_info(int argc, char **argv)
@@ -48,6 +50,7 @@ int cmd_info(int argc, char **argv)
                      "Parameter count, forward MACs per image and training memory per role\n"
                      "(reversible and plain mode) of a T-RevSNN configuration.",
                      opts);
+            ctx_free(&ctx);
             return 0;
         }
     }

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "analysis/summary.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/trace.h"
+#include "sim/version.h"
 #include "sim/cli.h"
 #include "sim/commands.h"
 #include "sim/progress.h"
@@ -19,16 +22,81 @@
 
 typedef struct {
     uint64_t spikes[MAXPOP][TREV_MAXT]; /* summed over images */
+    /* tracing (tr NULL: off): the sample's position in the run and scratch */
+    sim_ctx *ctx;
+    trace *tr;
+    int64_t sample, T;
+    proj_counters step[4 * MAXPOP];
+    int trace_pop[MAXPOP]; /* trace population of an engine population, -1: not traced */
+    sim_status st;         /* first trace error */
 } run_log;
 
+/* After every timestep: spike counts, and the spikes and counters into the
+ * trace (image i of the run occupies timesteps [i T, (i+1) T)). */
 static void on_step(void *ud, const engine *e, int64_t t)
 {
     run_log *lg = ud;
     for (int p = 0; p < e->npop && p < MAXPOP; p++) {
         int32_t n;
-        engine_spikes(e, p, &n);
+        const int32_t *ids = engine_spikes(e, p, &n);
         lg->spikes[p][t] += (uint64_t)n;
+        if (lg->tr && lg->st == SIM_OK && lg->trace_pop[p] >= 0)
+            lg->st = trace_spikes(lg->ctx, lg->tr, lg->trace_pop[p], lg->sample * lg->T + t, ids,
+                                  n);
     }
+    if (lg->tr && lg->st == SIM_OK) {
+        for (int j = 0; j < e->nproj; j++)
+            lg->step[j] = engine_proj(e, j)->step;
+        lg->st = trace_energy(lg->ctx, lg->tr, lg->sample, t, lg->step);
+    }
+}
+
+/* CRC32 of a file as 8 hex digits (for the trace's /meta). */
+static void file_crc32(const char *path, char out[16])
+{
+    snprintf(out, 16, "unreadable");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    unsigned long crc = crc32(0L, Z_NULL, 0);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = crc32(crc, buf, (uInt)n);
+    fclose(f);
+    snprintf(out, 16, "%08lx", crc);
+}
+
+/* Open the trace for this network: the spiking populations (relays never
+ * spike and are left out) and every projection, by name. */
+static sim_status open_trace(sim_ctx *ctx, run_log *lg, const char *path, const trevnet *net,
+                             const char *model, const char *cmdline, const engine_opts *eo)
+{
+    const engine *e = &net->e;
+    const char *pn[MAXPOP];
+    int32_t ps[MAXPOP];
+    int np = 0;
+    static char projn[4 * MAXPOP][160];
+    const char *pjn[4 * MAXPOP];
+    for (int p = 0; p < e->npop; p++) {
+        lg->trace_pop[p] = -1;
+        if (engine_pop(e, p)->model == NEURON_RELAY)
+            continue;
+        lg->trace_pop[p] = np;
+        pn[np] = engine_pop(e, p)->name;
+        ps[np++] = engine_pop(e, p)->n;
+    }
+    for (int j = 0; j < e->nproj; j++) {
+        const projection *pr = engine_proj(e, j);
+        snprintf(projn[j], sizeof projn[j], "%s->%s", engine_pop(e, pr->src)->name,
+                 engine_pop(e, pr->dst)->name);
+        pjn[j] = projn[j];
+    }
+    char crc[16];
+    file_crc32(model, crc);
+    trace_meta meta = {net->cfg.preset, model, crc, SIM_VERSION, cmdline, 1.0, net->cfg.T,
+                       eo->e_mac_pj, eo->e_ac_pj};
+    return trace_create(ctx, &lg->tr, path, &meta, pn, ps, np, pjn, e->nproj);
 }
 
 /* Energy constants per operation (model.md §5). */
@@ -53,6 +121,7 @@ int cmd_run(int argc, char **argv)
         {"data", "SPEC", "fmnist[:DIR] (default) or cifar10:DIR; the test split is used"},
         {"images", "N", "run the first N test images (default 100)"},
         {"range", "A:B", "run test images A..B-1"},
+        {"trace", "OUT.h5", "write spikes, samples and counters (SONATA layout, see README)"},
         {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
         {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
         {"json", NULL, "print the results as JSON"},
@@ -63,7 +132,7 @@ int cmd_run(int argc, char **argv)
     sim_ctx ctx;
     if (ctx_init(&ctx, 1) != SIM_OK)
         return 1;
-    const char *model = NULL, *data = "fmnist";
+    const char *model = NULL, *data = "fmnist", *trace_path = NULL;
     long first = 0, count = 100, threads = 1;
     int json = 0, quiet = 0, have_range = 0;
     engine_opts eo = engine_opts_default();
@@ -79,11 +148,14 @@ int cmd_run(int argc, char **argv)
                      "Run test images one after another through the event-driven engine and report\n"
                      "accuracy, spikes, firing rates, synaptic operations, energy and time per image.",
                      opts);
+            ctx_free(&ctx);
             return 0;
         } else if (!strcmp(n, "model")) {
             model = val;
         } else if (!strcmp(n, "data")) {
             data = val;
+        } else if (!strcmp(n, "trace")) {
+            trace_path = val;
         } else if (!strcmp(n, "images")) {
             st = cli_long(&ctx, n, val, 1, 100000000, &count);
         } else if (!strcmp(n, "range")) {
@@ -152,6 +224,21 @@ int cmd_run(int argc, char **argv)
         trev_destroy(&ctx, m);
         return cmd_fail("run", &ctx);
     }
+    /* an unwritable trace path fails here, before any simulation work */
+    if (trace_path) {
+        char cmdline[2048] = "sim ";
+        cli_join(cmdline + 4, sizeof cmdline - 4, argc, argv);
+        lg->ctx = &ctx;
+        lg->T = trev_cfg(m)->T;
+        if (net.e.nproj > 4 * MAXPOP || net.e.npop > MAXPOP ||
+            open_trace(&ctx, lg, trace_path, &net, model, cmdline, &eo) != SIM_OK) {
+            free(lg);
+            trevnet_free(&ctx, &net);
+            dataset_free(&ctx, &ds);
+            trev_destroy(&ctx, m);
+            return cmd_fail("run", &ctx);
+        }
+    }
     const int T = cfg->T, K = cfg->classes, nheads = cfg->inter_supv ? T : 1;
     dataset_norm nm;
     memset(&nm, 0, sizeof nm);
@@ -179,8 +266,11 @@ int cmd_run(int argc, char **argv)
         double t0 = progress_now();
         st = dataset_batch(&ctx, &ds, img, &label, &idx, 1, &nm, NULL);
         trevnet_stats rs;
+        lg->sample = i;
         if (st == SIM_OK)
             st = trevnet_run_image(&ctx, &net, img, logits, &rs);
+        if (st == SIM_OK)
+            st = lg->st;
         if (st != SIM_OK)
             break;
         ms[i] = 1e3 * (progress_now() - t0);
@@ -192,6 +282,11 @@ int cmd_run(int argc, char **argv)
         correct += pred == label;
         en[i] = after.energy_pj - before.energy_pj;
         spk[i] = (double)(after.spikes - before.spikes);
+        if (lg->tr) {
+            trace_sample_row row = {idx, i * T, label, pred, after.spikes - before.spikes, en[i],
+                                    after.energy_lit_pj - before.energy_lit_pj};
+            st = trace_sample(&ctx, lg->tr, &row);
+        }
         for (int t = 0; t < T; t++) {
             col_acs[t] += rs.column_acs[t];
             col_macs[t] += rs.column_macs[t];
@@ -207,6 +302,13 @@ int cmd_run(int argc, char **argv)
     }
     if (!quiet && st == SIM_OK)
         progress_end(&bar, "");
+    if (lg->tr) { /* committed only when the whole run succeeded */
+        if (st == SIM_OK)
+            st = trace_close(&ctx, lg->tr);
+        else
+            trace_abort(&ctx, lg->tr);
+        lg->tr = NULL;
+    }
     if (st == SIM_OK) {
         engine_totals tot;
         engine_get_totals(&net.e, &tot);

@@ -68,6 +68,7 @@ int cmd_train(int argc, char **argv)
                      "Train T-RevSNN with the exact reversible backward (model.md) and write HDF5\n"
                      "checkpoints. Progress goes to stderr; a live bar on a terminal.",
                      opts);
+            ctx_free(&ctx);
             return 0;
         } else if (!strcmp(n, "data")) {
             snprintf(o.data, sizeof o.data, "%s", val);

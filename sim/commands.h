@@ -8,7 +8,8 @@ int cmd_train(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench_train(int argc, char **argv);
 int cmd_run(int argc, char **argv);
-/* Print the error of a failed command on one line and map it to an exit code. */
+/* Print the error of a failed command on one line, free the context and map
+ * the status to an exit code (2 for usage errors, 1 otherwise). */
 struct sim_ctx;
 int cmd_fail(const char *cmd, struct sim_ctx *ctx);
 

@@ -151,6 +151,45 @@ static void test_train_then_run(void)
     CU_ASSERT(json_get_numbers(out, "column_acs_per_image", cols, 8, &nc));
     CU_ASSERT_EQUAL(nc, 2);
 
+    /* a trace: its spikes, read back with the HDF5 C API, equal the counters */
+    char tr[128];
+    snprintf(tr, sizeof tr, "%s/trace.h5", dir);
+    snprintf(args, sizeof args, "run --model %s --images 3 --json --quiet --trace %s", ck, tr);
+    CU_ASSERT_EQUAL_FATAL(run(out, sizeof out, err, sizeof err, args), 0);
+    double per_image = 0;
+    CU_ASSERT(json_get_number(out, "spikes_per_image", &per_image));
+    hid_t f = H5Fopen(tr, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    hid_t g = H5Gopen2(f, "/spikes", H5P_DEFAULT);
+    hsize_t npop = 0, total = 0;
+    H5Gget_num_objs(g, &npop);
+    CU_ASSERT(npop > 10);
+    for (hsize_t i = 0; i < npop; i++) {
+        char name[128], path[192];
+        H5Gget_objname_by_idx(g, i, name, sizeof name);
+        snprintf(path, sizeof path, "/spikes/%s/node_ids", name);
+        hid_t d = H5Dopen2(f, path, H5P_DEFAULT), sp = H5Dget_space(d);
+        hsize_t n = 0;
+        H5Sget_simple_extent_dims(sp, &n, NULL);
+        hid_t ty = H5Dget_type(d);
+        CU_ASSERT(H5Tget_class(ty) == H5T_INTEGER && H5Tget_size(ty) == 8 &&
+                  H5Tget_sign(ty) == H5T_SGN_NONE);
+        total += n;
+        H5Tclose(ty), H5Sclose(sp), H5Dclose(d);
+    }
+    H5Gclose(g);
+    hid_t smp = H5Dopen2(f, "/samples", H5P_DEFAULT), ssp = H5Dget_space(smp);
+    hsize_t nsamp = 0;
+    H5Sget_simple_extent_dims(ssp, &nsamp, NULL);
+    CU_ASSERT_EQUAL(nsamp, 3);
+    H5Sclose(ssp), H5Dclose(smp), H5Fclose(f);
+    CU_ASSERT_DOUBLE_EQUAL((double)total, per_image * 3, 0.5);
+    /* an unwritable trace path fails before any simulation */
+    snprintf(args, sizeof args, "run --model %s --images 3 --quiet --trace /nonexistent/t.h5", ck);
+    CU_ASSERT_EQUAL(run(out, sizeof out, err, sizeof err, args), 1);
+    CU_ASSERT(strstr(err, "/nonexistent/t.h5") != NULL);
+    CU_ASSERT(strstr(err, "run 3/3") == NULL);
+
     /* out of range */
     snprintf(args, sizeof args, "run --model %s --range 9999:10001 --quiet", ck);
     CU_ASSERT_EQUAL(run(out, sizeof out, err, sizeof err, args), 1);
