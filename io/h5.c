@@ -19,12 +19,7 @@
 
 /* ---- error-stack handling ---- */
 
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_state;
-
-static void quiet_on(quiet_state *q)
+void h5_quiet_on(h5_quiet *q)
 {
     if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
         q->fn = NULL;
@@ -33,19 +28,19 @@ static void quiet_on(quiet_state *q)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-static void quiet_off(const quiet_state *q)
+void h5_quiet_off(const h5_quiet *q)
 {
     H5Eclear2(H5E_DEFAULT);
     H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 }
 
 /* Run `call` (an expression of type sim_status) with HDF5 printing off. */
-#define QUIET(call)                                                                              \
-    do {                                                                                         \
-        quiet_state q_;                                                                          \
-        quiet_on(&q_);                                                                           \
-        s = (call);                                                                              \
-        quiet_off(&q_);                                                                          \
+#define QUIET(call)                                                                                \
+    do {                                                                                           \
+        h5_quiet q_;                                                                               \
+        h5_quiet_on(&q_);                                                                          \
+        s = (call);                                                                                \
+        h5_quiet_off(&q_);                                                                         \
     } while (0)
 
 typedef struct {
@@ -61,8 +56,7 @@ static herr_t detail_cb(unsigned n, const H5E_error2_t *e, void *ud)
     return 0;
 }
 
-/* The innermost message of the current HDF5 error stack ("" if none). */
-static const char *h5_detail(char *buf, size_t len)
+const char *h5_error_detail(char *buf, size_t len)
 {
     detail_buf d = {buf, len};
     buf[0] = '\0';
@@ -77,7 +71,7 @@ static const char *h5_detail(char *buf, size_t len)
 static sim_status lib_error(sim_ctx *ctx, const h5_file *f, const char *what, const char *name)
 {
     char det[200];
-    h5_detail(det, sizeof det);
+    h5_error_detail(det, sizeof det);
     return ctx_error(ctx, SIM_ELIB, "%s: %s %s: HDF5: %s", f->path, what, name, det);
 }
 
@@ -328,7 +322,7 @@ static sim_status open_impl(sim_ctx *ctx, h5_file *f, const char *path, int rw)
     if (is < 0) {
         char det[200];
         return ctx_error(ctx, SIM_EFORMAT, "%s: not a readable HDF5 file: %s", path,
-                         h5_detail(det, sizeof det));
+                         h5_error_detail(det, sizeof det));
     }
     hid_t fapl = strong_fapl();
     if (fapl < 0)
@@ -338,7 +332,7 @@ static sim_status open_impl(sim_ctx *ctx, h5_file *f, const char *path, int rw)
     if (f->id < 0) {
         char det[200];
         return ctx_error(ctx, SIM_EIO, "%s: cannot open HDF5 file: %s", path,
-                         h5_detail(det, sizeof det));
+                         h5_error_detail(det, sizeof det));
     }
     f->writable = rw;
     return SIM_OK;
@@ -377,7 +371,7 @@ static sim_status create_file(sim_ctx *ctx, h5_file *f, const char *path, const 
     if (f->id < 0) {
         char det[200];
         return ctx_error(ctx, SIM_EIO, "%s: cannot create HDF5 file %s: %s", f->path, path,
-                         h5_detail(det, sizeof det));
+                         h5_error_detail(det, sizeof det));
     }
     f->writable = 1;
     return SIM_OK;
@@ -513,12 +507,12 @@ sim_status h5_commit_atomic(sim_ctx *ctx, h5_file *w)
 void h5_abort_atomic(sim_ctx *ctx, h5_file *w)
 {
     (void)ctx;
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     if (w->id >= 0)
         H5Fclose(w->id); /* failure does not matter: the file is deleted */
     w->id = H5I_INVALID_HID;
-    quiet_off(&q);
+    h5_quiet_off(&q);
     if (w->tmp[0])
         unlink(w->tmp);
     w->tmp[0] = '\0';
@@ -530,10 +524,10 @@ int h5_exists(const h5_file *f, const char *path)
 {
     if (!f || f->id < 0 || !path)
         return 0;
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     int e = path_exists(f->id, path);
-    quiet_off(&q);
+    h5_quiet_off(&q);
     return e;
 }
 

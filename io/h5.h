@@ -51,6 +51,20 @@ typedef struct {
     char tmp[H5IO_PATHMAX];     /* atomic writes: the temporary file, else "" */
 } h5_file;
 
+/* ---- HDF5's own error reporting ---- */
+
+/* Turn HDF5's automatic error-stack printing off, remembering the caller's
+ * handler; h5_quiet_off clears the stack and restores the handler. */
+typedef struct {
+    H5E_auto2_t fn;
+    void *data;
+} h5_quiet;
+void h5_quiet_on(h5_quiet *q);
+void h5_quiet_off(const h5_quiet *q);
+/* The innermost message of the current HDF5 error stack into buf
+ * ("unknown HDF5 error" when the stack is empty); returns buf. */
+const char *h5_error_detail(char *buf, size_t len);
+
 /* ---- files ---- */
 
 /* Open an existing file read-only. SIM_EIO when it cannot be opened (missing,

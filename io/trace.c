@@ -67,48 +67,12 @@ struct trace {
 
 /* ---- HDF5 error printing and messages ---- */
 
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_state;
-
-static void quiet_on(quiet_state *q)
-{
-    if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
-        q->fn = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const quiet_state *q)
-{
-    H5Eclear2(H5E_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
-}
-
-typedef struct {
-    char *buf;
-    size_t len;
-} detail_buf;
-
-static herr_t detail_cb(unsigned n, const H5E_error2_t *e, void *ud)
-{
-    detail_buf *d = ud;
-    if (n == 0 && e && e->desc)
-        snprintf(d->buf, d->len, "%s", e->desc);
-    return 0;
-}
-
 /* A library failure: "FILE: trace: WHAT OBJ: HDF5: detail". Marks the
  * trace failed (every later call fails, close deletes the temporary). */
 static sim_status lib_error(sim_ctx *ctx, trace *tr, const char *what, const char *obj)
 {
     char det[200];
-    detail_buf d = {det, sizeof det};
-    det[0] = '\0';
-    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, detail_cb, &d) < 0 || !det[0])
-        snprintf(det, sizeof det, "unknown HDF5 error");
+    h5_error_detail(det, sizeof det);
     sim_status s = ctx_error(ctx, SIM_ELIB, "%s: trace: %s %s: HDF5: %s", tr->f.path, what, obj,
                              det);
     if (tr->failed == SIM_OK) {
@@ -573,12 +537,12 @@ sim_status trace_create(sim_ctx *ctx, trace **out, const char *path, const trace
         mem_free(ctx, tr);
         return s;
     }
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     s = build_layout(ctx, tr, meta, proj_names);
     if (s != SIM_OK)
         close_objects(tr);
-    quiet_off(&q);
+    h5_quiet_off(&q);
     if (s != SIM_OK) {
         h5_abort_atomic(ctx, &tr->f);
         free_trace(ctx, tr);
@@ -593,14 +557,14 @@ sim_status trace_close(sim_ctx *ctx, trace *tr)
     assert(ctx);
     if (!tr)
         return ctx_error(ctx, SIM_EINVAL, "trace_close: no trace");
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     sim_status s = check_usable(ctx, tr);
     if (s == SIM_OK)
         s = flush_all(ctx, tr);
     if (close_objects(tr) && s == SIM_OK)
         s = lib_error(ctx, tr, "cannot close the datasets of", "the trace");
-    quiet_off(&q);
+    h5_quiet_off(&q);
     if (s == SIM_OK)
         s = h5_commit_atomic(ctx, &tr->f); /* removes the temporary on failure */
     else
@@ -613,10 +577,10 @@ void trace_abort(sim_ctx *ctx, trace *tr)
 {
     if (!tr)
         return;
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     close_objects(tr);
-    quiet_off(&q);
+    h5_quiet_off(&q);
     h5_abort_atomic(ctx, &tr->f);
     free_trace(ctx, tr);
 }
@@ -667,8 +631,8 @@ sim_status trace_spikes(sim_ctx *ctx, trace *tr, int pop, int64_t t, const int32
     }
     p->last_t = t;
     const double ts = (double)t * tr->dt_ms;
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     for (int32_t i = 0; i < n && s == SIM_OK;) {
         int32_t k = TRACE_CHUNK_SPIKES - p->nbuf;
         if (k > n - i)
@@ -683,7 +647,7 @@ sim_status trace_spikes(sim_ctx *ctx, trace *tr, int pop, int64_t t, const int32
         if (p->nbuf == TRACE_CHUNK_SPIKES)
             s = flush_pop(ctx, tr, p);
     }
-    quiet_off(&q);
+    h5_quiet_off(&q);
     return s;
 }
 
@@ -706,8 +670,8 @@ sim_status trace_energy(sim_ctx *ctx, trace *tr, int64_t sample, int64_t t_in_sa
     if (!tr->ebuf && !(tr->ebuf = mem_calloc(ctx, MEM_ENGINE, TRACE_CHUNK_ROWS,
                                              sizeof *tr->ebuf)))
         return SIM_ENOMEM;
-    quiet_state q;
-    quiet_on(&q);
+    h5_quiet q;
+    h5_quiet_on(&q);
     for (int j = 0; j < tr->nproj && s == SIM_OK; j++) {
         energy_row *r = &tr->ebuf[tr->nebuf++];
         r->sample = sample;
@@ -720,7 +684,7 @@ sim_status trace_energy(sim_ctx *ctx, trace *tr, int64_t sample, int64_t t_in_sa
         if (tr->nebuf == TRACE_CHUNK_ROWS)
             s = flush_energy(ctx, tr);
     }
-    quiet_off(&q);
+    h5_quiet_off(&q);
     return s;
 }
 
@@ -748,10 +712,10 @@ sim_status trace_sample(sim_ctx *ctx, trace *tr, const struct trace_sample *sm)
     tr->sbuf[tr->nsbuf++] = *sm;
     tr->nsamples++;
     if (tr->nsbuf == TRACE_CHUNK_ROWS) {
-        quiet_state q;
-        quiet_on(&q);
+        h5_quiet q;
+        h5_quiet_on(&q);
         s = flush_samples(ctx, tr);
-        quiet_off(&q);
+        h5_quiet_off(&q);
     }
     return s;
 }
