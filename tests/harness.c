@@ -181,3 +181,17 @@ void harness_random_trev(sim_ctx *ctx, trev_model *m)
         }
     }
 }
+
+void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    harness_failing *f = ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    f->calls++;
+    if (f->budget-- <= 0)
+        return NULL;
+    return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
+}

@@ -55,6 +55,14 @@ int harness_grad_check_n(const char *what, double (*f)(void *ud), void *ud, real
                          const real *g, size_t n, double h, double tol, const unsigned char *skip,
                          size_t max_points, size_t *checked);
 
+/* An allocator hook (sim_ctx's sim_alloc_fn) that fails once `budget`
+ * allocations have succeeded, counting every request in `calls`. */
+typedef struct {
+    long budget;
+    long calls;
+} harness_failing;
+void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
 struct trev_model;
 /* Random T-RevSNN weights large enough that every spike site fires
  * sometimes: conv weights N(0, 0.6), alpha in [0.3, 0.9], BN statistics and

@@ -1037,28 +1037,11 @@ static void test_write_failure(void)
 
 /* ---- out of memory at every allocation: clean failure, nothing left ---- */
 
-typedef struct {
-    long budget;
-} failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    failing *fl = ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (fl->budget-- <= 0)
-        return NULL;
-    return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
-}
-
 static void test_out_of_memory(void)
 {
-    failing fl;
+    harness_failing fl;
     sim_ctx ctx;
-    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, failing_alloc, &fl), SIM_OK);
+    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, harness_failing_alloc, &fl), SIM_OK);
     const char *p = tpath("oom.h5");
     int succeeded = 0;
     for (long budget = 0; budget < 20 && !succeeded; budget++) {

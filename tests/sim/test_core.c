@@ -43,31 +43,11 @@ static void test_mem_roles(void)
     ctx_free(&ctx);
 }
 
-/* An allocator that fails after `budget` successful allocations. */
-typedef struct {
-    int budget;
-    int calls;
-} failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    failing *f = ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    f->calls++;
-    if (f->budget-- <= 0)
-        return NULL;
-    return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
-}
-
 static void test_mem_failing_allocator(void)
 {
     sim_ctx ctx;
-    failing f = {.budget = 1};
-    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, failing_alloc, &f), SIM_OK);
+    harness_failing f = {.budget = 1};
+    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, harness_failing_alloc, &f), SIM_OK);
     void *a = mem_alloc(&ctx, MEM_SCRATCH, 64);
     CU_ASSERT_PTR_NOT_NULL(a);
     tensor t;

@@ -1174,23 +1174,6 @@ static void test_bad_networks(void)
 /* ------------------------------------------------------------------ */
 /* allocation failures, external input, speed                          */
 
-typedef struct {
-    int budget;
-} failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    failing *f = ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (f->budget-- <= 0)
-        return NULL;
-    return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
-}
-
 static void test_failing_allocator(void)
 {
     sim_ctx hctx;
@@ -1200,8 +1183,8 @@ static void test_failing_allocator(void)
     int succeeded = 0;
     for (int budget = 0; budget < 100 && !succeeded; budget++) {
         sim_ctx ctx;
-        failing fl = {.budget = budget};
-        CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, failing_alloc, &fl), SIM_OK);
+        harness_failing fl = {.budget = budget};
+        CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, harness_failing_alloc, &fl), SIM_OK);
         engine e;
         sim_status st = engine_create(&ctx, &e, f.ps, 7, f.js, f.nproj, NULL);
         if (st == SIM_OK) {

@@ -158,28 +158,11 @@ static void test_growth(void)
     ctx_free(&ctx);
 }
 
-typedef struct {
-    int budget;
-} failing;
-
-static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    failing *f = ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (f->budget-- <= 0)
-        return NULL;
-    return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
-}
-
 static void test_failing_allocator(void)
 {
     sim_ctx ctx;
-    failing f = {.budget = 0};
-    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, failing_alloc, &f), SIM_OK);
+    harness_failing f = {.budget = 0};
+    CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, harness_failing_alloc, &f), SIM_OK);
     scheduler s;
     CU_ASSERT_EQUAL(scheduler_init(&ctx, &s, 8), SIM_ENOMEM);
     CU_ASSERT(strstr(ctx_errmsg(&ctx), "out of memory") != NULL);
