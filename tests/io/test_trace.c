@@ -1039,7 +1039,7 @@ static void test_write_failure(void)
 
 static void test_out_of_memory(void)
 {
-    harness_failing fl;
+    harness_failing fl = {0, 0};
     sim_ctx ctx;
     CU_ASSERT_EQUAL_FATAL(ctx_init_alloc(&ctx, 1, harness_failing_alloc, &fl), SIM_OK);
     const char *p = tpath("oom.h5");
