@@ -114,6 +114,52 @@ static sim_status energy_preset(sim_ctx *ctx, const char *s, engine_opts *o)
     return SIM_OK;
 }
 
+/* The dense inference path on the same images, for comparison: median
+ * latency at batch 1 and throughput at batch 64. */
+static sim_status time_dense(sim_ctx *ctx, trev_model *m, const dataset *ds,
+                             const dataset_norm *nm, long first, long count, double *ms1,
+                             double *ips64)
+{
+    const trev_config *c = trev_cfg(m);
+    const int B = 64, nheads = c->inter_supv ? c->T : 1;
+    size_t px = (size_t)c->in_channels * c->input_size * c->input_size;
+    real *img = mem_calloc(ctx, MEM_DATA, px * B, sizeof *img);
+    real *lg = mem_calloc(ctx, MEM_DATA, (size_t)nheads * c->classes * B, sizeof *lg);
+    double *t1 = calloc((size_t)count, sizeof *t1), *scr = calloc((size_t)count, sizeof *scr);
+    int idx[64];
+    sim_status st = img && lg && t1 && scr ? trev_prepare(ctx, m, B, TREV_REV) : SIM_ENOMEM;
+    for (long i = 0; i < count && st == SIM_OK; i++) {
+        idx[0] = (int)(first + i);
+        double t0 = progress_now();
+        st = dataset_batch(ctx, ds, img, NULL, idx, 1, nm, NULL);
+        if (st == SIM_OK)
+            st = trev_infer(ctx, m, img, 1, lg);
+        t1[i] = 1e3 * (progress_now() - t0);
+    }
+    double t0 = progress_now();
+    long done = 0;
+    for (long i = 0; i < count && st == SIM_OK; i += B) {
+        int nb = (int)(count - i < B ? count - i : B);
+        for (int j = 0; j < nb; j++)
+            idx[j] = (int)(first + i + j);
+        st = dataset_batch(ctx, ds, img, NULL, idx, nb, nm, NULL);
+        if (st == SIM_OK)
+            st = trev_infer(ctx, m, img, nb, lg);
+        done += nb;
+    }
+    double el = progress_now() - t0;
+    if (st == SIM_OK) {
+        summary sm;
+        summary_of(&sm, t1, (size_t)count, scr);
+        *ms1 = sm.median;
+        *ips64 = el > 0 ? done / el : 0;
+    }
+    free(t1), free(scr);
+    mem_free(ctx, img);
+    mem_free(ctx, lg);
+    return st;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const cli_opt opts[] = {
@@ -125,6 +171,7 @@ int cmd_run(int argc, char **argv)
         {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
         {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
         {"json", NULL, "print the results as JSON"},
+        {"compare-dense", NULL, "also time the dense inference path on the same images (batch 1 and 64)"},
         {"quiet", NULL, "no progress output"},
         {"help", NULL, "this text"},
         {NULL, NULL, NULL},
@@ -134,7 +181,7 @@ int cmd_run(int argc, char **argv)
         return 1;
     const char *model = NULL, *data = "fmnist", *trace_path = NULL;
     long first = 0, count = 100, threads = 1;
-    int json = 0, quiet = 0, have_range = 0;
+    int json = 0, quiet = 0, have_range = 0, compare = 0;
     engine_opts eo = engine_opts_default();
     sim_status st = SIM_OK;
     for (int i = 1; i < argc && st == SIM_OK;) {
@@ -175,6 +222,8 @@ int cmd_run(int argc, char **argv)
             json = 1;
         } else if (!strcmp(n, "quiet")) {
             quiet = 1;
+        } else if (!strcmp(n, "compare-dense")) {
+            compare = 1;
         }
     }
     if (st == SIM_OK && !model)
@@ -309,6 +358,9 @@ int cmd_run(int argc, char **argv)
             trace_abort(&ctx, lg->tr);
         lg->tr = NULL;
     }
+    double dense_ms1 = 0, dense_ips64 = 0;
+    if (st == SIM_OK && compare)
+        st = time_dense(&ctx, m, &ds, &nm, first, count, &dense_ms1, &dense_ips64);
     if (st == SIM_OK) {
         engine_totals tot;
         engine_get_totals(&net.e, &tot);
@@ -323,10 +375,11 @@ int cmd_run(int argc, char **argv)
                    "\"spikes_per_image\": %.1f, \"acs_per_image\": %.1f, \"macs_per_image\": %.1f, "
                    "\"energy_uj_per_image\": %.6f, \"energy_lit_uj_per_image\": %.6f, "
                    "\"ms_per_image\": {\"median\": %.4f, \"mean\": %.4f, \"q95\": %.4f}, "
+                   "\"dense_ms_per_image_batch1\": %.4f, \"dense_images_per_s_batch64\": %.1f, "
                    "\"stem_macs_per_image\": %.0f, \"column_acs_per_image\": [",
                    model, count, first, correct / n, tot.spikes / n, tot.acs / n, tot.macs / n,
                    tot.energy_pj / n * 1e-6, tot.energy_lit_pj / n * 1e-6, sm_ms.median,
-                   sm_ms.mean, sm_ms.q95, stem_macs / n);
+                   sm_ms.mean, sm_ms.q95, dense_ms1, dense_ips64, stem_macs / n);
             for (int t = 0; t < T; t++)
                 printf("%s%.1f", t ? ", " : "", col_acs[t] / n);
             printf("], \"column_macs_per_image\": [");
@@ -359,6 +412,10 @@ int cmd_run(int argc, char **argv)
                    "(literature estimate %.3f uJ), %.3f ms median (%.3f ms 95th pct)\n",
                    tot.spikes / n, sm_spk.sd, tot.acs / n, tot.macs / n, tot.energy_pj / n * 1e-6,
                    tot.energy_lit_pj / n * 1e-6, sm_ms.median, sm_ms.q95);
+            if (compare)
+                printf("dense inference path on the same images: %.3f ms per image at batch 1 "
+                       "(event-driven %.3f ms), %.0f images/s at batch 64 (event-driven %.0f)\n",
+                       dense_ms1, sm_ms.median, dense_ips64, 1e3 / sm_ms.mean);
             printf("O(1) encoding: the stem costs %.0f MACs once per image; per column (timestep):\n",
                    stem_macs / n);
             printf("  %-4s %14s %14s\n", "t", "ACs/image", "MACs/image");
