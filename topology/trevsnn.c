@@ -99,7 +99,6 @@ struct trev_model {
     real *gx, *ga1, *ga2;
     real *conv_scr, *tmp1, *tmp2, *G0, *G1, *G2, *G4a, *G4b, *Gs, *Gt;
     real *hs, *hg, *hh, *ha, *hprob, *logits, *hgl, *hgg, *hgh, *hga; /* heads */
-    real *chk;                /* rev-mode rebuild check copies, or NULL */
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
 };
@@ -447,8 +446,7 @@ static void free_plan(sim_ctx *ctx, trev_model *m)
     mem_free(ctx, m->acts);
     mem_free(ctx, m->scr);
     mem_free(ctx, m->buf);
-    mem_free(ctx, m->chk);
-    m->acts = m->scr = m->chk = NULL;
+    m->acts = m->scr = NULL;
     m->buf = NULL;
     m->prepared = 0;
 }
