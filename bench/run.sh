@@ -60,7 +60,7 @@ fi
 awk -v date="$(date -u +%Y-%m-%d)" -v cpu="$cpu" '
 function field(s, key,   re, v) {
   re = "\"" key "\": (\"[^\"]*|[^,}]+)"; if (!match(s, re)) return "";
-  v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: "?/, "", v); return v }
+  v = substr(s, RSTART, RLENGTH); sub(/^[^:]*: "?/, "", v); sub(/"$/, "", v); return v }
 { T[NR] = field($0, "T"); M[NR] = field($0, "mode"); ips[NR] = field($0, "images_per_s");
   act[NR] = field($0, "activation_bytes"); rss[NR] = field($0, "peak_rss");
   blas = field($0, "blas"); gf[NR] = field($0, "blas_gflops_threads");
@@ -70,7 +70,7 @@ END {
   printf "`make bench` on %s, %s. BLAS: %s.\n", date, cpu, blas
   print "Images/s is the median of timed bursts of training steps (forward + backward) on real"
   print "Fashion-MNIST batches; activation bytes are the arena the mode allocates.\n"
-  print "| T | mode | images/s | rev time / plain time | activation MiB | activations vs rev T=1 | peak RSS MiB | GEMM GFLOP/s (same run) |"
+  print "| T | mode | images/s | rev time / plain time | activation MiB | activations vs rev T=1 | peak RSS MiB | sgemm GFLOP/s, 1 thread (same process) |"
   print "|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= NR; i++) {
     ratio = "";
