@@ -3,6 +3,7 @@
  * rates per population and timestep, accumulates and multiply-accumulates,
  * energy per image (counted, and the literature estimate), time per image,
  * and the O(1) breakdown (the stem once per image, each column's work). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ static sim_status energy_preset(sim_ctx *ctx, const char *s, engine_opts *o)
  * latency at batch 1 and throughput at batch 64. */
 static sim_status time_dense(sim_ctx *ctx, trev_model *m, const dataset *ds,
                              const dataset_norm *nm, long first, long count, double *ms1,
-                             double *ips64)
+                             double *ips64, int *pred, double *spikes)
 {
     const trev_config *c = trev_cfg(m);
     const int B = 64, nheads = c->inter_supv ? c->T : 1;
@@ -132,9 +133,23 @@ static sim_status time_dense(sim_ctx *ctx, trev_model *m, const dataset *ds,
         idx[0] = (int)(first + i);
         double t0 = progress_now();
         st = dataset_batch(ctx, ds, img, NULL, idx, 1, nm, NULL);
+        trev_step rec;
         if (st == SIM_OK)
-            st = trev_infer(ctx, m, img, 1, lg);
+            st = trev_infer_rec(ctx, m, img, 1, lg, &rec);
         t1[i] = 1e3 * (progress_now() - t0);
+        const real *fin = lg + (size_t)(nheads - 1) * c->classes;
+        pred[i] = 0;
+        for (int k = 1; k < c->classes; k++)
+            pred[i] = fin[k] > fin[pred[i]] ? k : pred[i];
+        /* the turn-off sites (block inputs and hidden layers): per column and
+         * level, after the Down and Up sites, come h1, s1, h2, s2 */
+        spikes[i] = 0;
+        for (int t = 0, k = 0; t < c->T; t++)
+            for (int l = 0; l < TREV_LEVELS; l++) {
+                k += (l > 0) + (t > 0 && l < 3);
+                for (int j = 0; j < 4; j++, k++)
+                    spikes[i] += rec.site_spikes[k];
+            }
     }
     double t0 = progress_now();
     long done = 0;
@@ -300,9 +315,12 @@ int cmd_run(int argc, char **argv)
     real *logits = mem_calloc(&ctx, MEM_DATA, (size_t)nheads * K, sizeof *logits);
     double *ms = calloc((size_t)count, sizeof *ms), *en = calloc((size_t)count, sizeof *en);
     double *spk = calloc((size_t)count, sizeof *spk), *scratch = calloc((size_t)count, sizeof *scratch);
-    if (!img || !logits || !ms || !en || !spk || !scratch)
+    double *spk_sites = calloc((size_t)count, sizeof *spk_sites);
+    int *epred = calloc((size_t)count, sizeof *epred);
+    if (!img || !logits || !ms || !en || !spk || !scratch || !spk_sites || !epred)
         st = SIM_ENOMEM;
     long correct = 0;
+    double off_before = 0; /* turn-off spikes of the images before this one */
     double col_acs[TREV_MAXT] = {0}, col_macs[TREV_MAXT] = {0}, stem_macs = 0, head_ops = 0;
     progress bar;
     if (!quiet)
@@ -329,6 +347,15 @@ int cmd_run(int argc, char **argv)
         for (int k = 1; k < K; k++)
             pred = fin[k] > fin[pred] ? k : pred;
         correct += pred == label;
+        epred[i] = pred;
+        spk_sites[i] = 0;
+        for (int p = 0; p < net.e.npop; p++) {
+            const population *pp = engine_pop(&net.e, p);
+            if (pp->model == NEURON_TURN_OFF)
+                spk_sites[i] += (double)pp->spikes_total;
+        }
+        spk_sites[i] -= off_before;
+        off_before += spk_sites[i];
         en[i] = after.energy_pj - before.energy_pj;
         spk[i] = (double)(after.spikes - before.spikes);
         if (lg->tr) {
@@ -358,9 +385,22 @@ int cmd_run(int argc, char **argv)
             trace_abort(&ctx, lg->tr);
         lg->tr = NULL;
     }
-    double dense_ms1 = 0, dense_ips64 = 0;
-    if (st == SIM_OK && compare)
-        st = time_dense(&ctx, m, &ds, &nm, first, count, &dense_ms1, &dense_ips64);
+    double dense_ms1 = 0, dense_ips64 = 0, dense_spikes = 0, eng_spikes = 0;
+    long same_class = 0;
+    if (st == SIM_OK && compare) {
+        int *dpred = calloc((size_t)count, sizeof *dpred);
+        double *dspk = calloc((size_t)count, sizeof *dspk);
+        st = dpred && dspk ? time_dense(&ctx, m, &ds, &nm, first, count, &dense_ms1, &dense_ips64,
+                                        dpred, dspk)
+                           : SIM_ENOMEM;
+        for (long i = 0; st == SIM_OK && i < count; i++) {
+            same_class += dpred[i] == epred[i];
+            dense_spikes += dspk[i];
+            eng_spikes += spk_sites[i];
+        }
+        free(dpred);
+        free(dspk);
+    }
     if (st == SIM_OK) {
         engine_totals tot;
         engine_get_totals(&net.e, &tot);
@@ -376,10 +416,12 @@ int cmd_run(int argc, char **argv)
                    "\"energy_uj_per_image\": %.6f, \"energy_lit_uj_per_image\": %.6f, "
                    "\"ms_per_image\": {\"median\": %.4f, \"mean\": %.4f, \"q95\": %.4f}, "
                    "\"dense_ms_per_image_batch1\": %.4f, \"dense_images_per_s_batch64\": %.1f, "
+                   "\"dense_same_class\": %ld, \"dense_turnoff_spikes\": %.0f, \"engine_turnoff_spikes\": %.0f, "
                    "\"stem_macs_per_image\": %.0f, \"column_acs_per_image\": [",
                    model, count, first, correct / n, tot.spikes / n, tot.acs / n, tot.macs / n,
                    tot.energy_pj / n * 1e-6, tot.energy_lit_pj / n * 1e-6, sm_ms.median,
-                   sm_ms.mean, sm_ms.q95, dense_ms1, dense_ips64, stem_macs / n);
+                   sm_ms.mean, sm_ms.q95, dense_ms1, dense_ips64, same_class, dense_spikes,
+                   eng_spikes, stem_macs / n);
             for (int t = 0; t < T; t++)
                 printf("%s%.1f", t ? ", " : "", col_acs[t] / n);
             printf("], \"column_macs_per_image\": [");
@@ -412,10 +454,15 @@ int cmd_run(int argc, char **argv)
                    "(literature estimate %.3f uJ), %.3f ms median (%.3f ms 95th pct)\n",
                    tot.spikes / n, sm_spk.sd, tot.acs / n, tot.macs / n, tot.energy_pj / n * 1e-6,
                    tot.energy_lit_pj / n * 1e-6, sm_ms.median, sm_ms.q95);
-            if (compare)
+            if (compare) {
                 printf("dense inference path on the same images: %.3f ms per image at batch 1 "
                        "(event-driven %.3f ms), %.0f images/s at batch 64 (event-driven %.0f)\n",
                        dense_ms1, sm_ms.median, dense_ips64, 1e3 / sm_ms.mean);
+                printf("engine vs dense: same predicted class on %ld of %ld images; turn-off "
+                       "spikes %.0f vs %.0f (relative difference %.2g)\n",
+                       same_class, count, eng_spikes, dense_spikes,
+                       dense_spikes > 0 ? fabs(eng_spikes - dense_spikes) / dense_spikes : 0.0);
+            }
             printf("O(1) encoding: the stem costs %.0f MACs once per image; per column (timestep):\n",
                    stem_macs / n);
             printf("  %-4s %14s %14s\n", "t", "ACs/image", "MACs/image");
@@ -437,7 +484,7 @@ int cmd_run(int argc, char **argv)
             }
         }
     }
-    free(ms), free(en), free(spk), free(scratch), free(lg);
+    free(ms), free(en), free(spk), free(scratch), free(lg), free(spk_sites), free(epred);
     mem_free(&ctx, img);
     mem_free(&ctx, logits);
     trevnet_free(&ctx, &net);

@@ -4,6 +4,7 @@
  * error, and `sim run` on a freshly trained tiny checkpoint. Runs the binary
  * given in $SIM_BIN (set by make run-tests). */
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,17 @@ static void test_train_then_run(void)
     CU_ASSERT_EQUAL(run(out, sizeof out, err, sizeof err, args), 1);
     CU_ASSERT(strstr(err, "/nonexistent/t.h5") != NULL);
     CU_ASSERT(strstr(err, "run 3/3") == NULL);
+
+    /* the engine agrees with the dense forward on the class of every image and
+     * (up to float ties at the threshold) on the spikes */
+    snprintf(args, sizeof args, "run --model %s --images 20 --compare-dense --json --quiet", ck);
+    CU_ASSERT_EQUAL_FATAL(run(out, sizeof out, err, sizeof err, args), 0);
+    double same = -1, ds = 0, es = 0;
+    CU_ASSERT(json_get_number(out, "dense_same_class", &same));
+    CU_ASSERT(json_get_number(out, "dense_turnoff_spikes", &ds));
+    CU_ASSERT(json_get_number(out, "engine_turnoff_spikes", &es));
+    CU_ASSERT_EQUAL(same, 20);
+    CU_ASSERT(ds > 0 && fabs(es - ds) <= 1e-4 * ds);
 
     /* out of range */
     snprintf(args, sizeof args, "run --model %s --range 9999:10001 --quiet", ck);
