@@ -90,4 +90,34 @@ if [ -s "$torch_tmp" ]; then
              print "| T | T-RevSNN rev images/s | PyTorch images/s | speed-up |"; print "|---|---|---|---|";
              for (t = 1; t <= 64; t++) if (t in row) print row[t] }' "$torch_tmp" "$tmp" >> "$out_md"
 fi
+# The event-driven engine beside the dense inference path, same images, same
+# run, on a trained checkpoint (real firing rates): BENCH_MODEL, else
+# out/fmnist.h5, else a quick one-epoch model trained here.
+model=${BENCH_MODEL:-out/fmnist.h5}
+if [ ! -f "$model" ]; then
+  model=bench/quick.h5
+  echo "no trained checkpoint: training $model for the engine benchmark (1 epoch, 12800 images)"
+  $SIM --train --epochs 1 --train-limit 12800 --warmup 0.3 --lr 3e-3 --augment 0 --quiet \
+       --out "$model" > /dev/null
+fi
+run_json=$($SIM run --model "$model" --images "${BENCH_IMAGES:-500}" --compare-dense --json --quiet)
+# python3 comes with the bench's Debian packages (python3-numpy)
+/usr/bin/python3 - "$run_json" "$model" "$out_json" "$out_md" <<'PY' | tee bench/engine.txt
+import json, sys
+r, model, out_json, out_md = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ev_ms = r["ms_per_image"]["median"]
+line = ("engine: %.3f ms/image at batch 1 (dense path %.3f ms), %.0f images/s (dense at batch 64: "
+        "%.0f images/s), %.2f G AC/s, accuracy %.4f on %d images, same class as dense on %d/%d, "
+        "turn-off spikes %d vs dense %d" %
+        (ev_ms, r["dense_ms_per_image_batch1"], 1e3 / ev_ms, r["dense_images_per_s_batch64"],
+         r["acs_per_image"] * 1e3 / ev_ms / 1e9, r["accuracy"], r["images"], r["dense_same_class"],
+         r["images"], r["engine_turnoff_spikes"], r["dense_turnoff_spikes"]))
+print(line)
+with open(out_md, "a") as f:
+    f.write("\n## Event-driven engine (`sim run --compare-dense`, %s, 1 thread, same run)\n\n%s\n"
+            % (model, line))
+d = json.load(open(out_json))
+d["engine"] = r
+json.dump(d, open(out_json, "w"), indent=1)
+PY
 echo "wrote $out_json and $out_md"
