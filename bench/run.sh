@@ -102,7 +102,7 @@ if [ ! -f "$model" ]; then
 fi
 run_json=$($SIM run --model "$model" --images "${BENCH_IMAGES:-500}" --compare-dense --json --quiet)
 # python3 comes with the bench's Debian packages (python3-numpy)
-/usr/bin/python3 - "$run_json" "$model" "$out_json" "$out_md" <<'PY' | tee bench/engine.txt
+/usr/bin/python3 - "$run_json" "$model" "$out_json" "$out_md" <<'PY'
 import json, sys
 r, model, out_json, out_md = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ev_ms = r["ms_per_image"]["median"]
