@@ -920,8 +920,7 @@ static sim_status set_attr_impl(sim_ctx *ctx, h5_file *f, const char *obj, const
     return s;
 }
 
-/* A variable-length UTF-8 string type (h5py's str). */
-static hid_t vlen_str_type(void)
+hid_t h5_vlen_str_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0)
@@ -938,7 +937,7 @@ static sim_status set_attr_str_impl(sim_ctx *ctx, h5_file *f, const char *obj, c
 {
     if (!value)
         return ctx_error(ctx, SIM_EINVAL, "%s: attribute %s: no value", f->path, name);
-    hid_t t = vlen_str_type();
+    hid_t t = h5_vlen_str_type();
     if (t < 0)
         return lib_error(ctx, f, "cannot create string type for attribute", name);
     sim_status s = set_attr_impl(ctx, f, obj, name, t, t, &value);

@@ -65,6 +65,10 @@ void h5_quiet_off(const h5_quiet *q);
  * ("unknown HDF5 error" when the stack is empty); returns buf. */
 const char *h5_error_detail(char *buf, size_t len);
 
+/* A new variable-length UTF-8 string type (what h5py reads as str); the
+ * caller closes it. H5I_INVALID_HID on failure. */
+hid_t h5_vlen_str_type(void);
+
 /* ---- files ---- */
 
 /* Open an existing file read-only. SIM_EIO when it cannot be opened (missing,

@@ -181,19 +181,6 @@ static hid_t sorting_type(void)
     return t;
 }
 
-/* A variable-length UTF-8 string type (h5py's str). */
-static hid_t vlen_str_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0)
-        return t;
-    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
-        H5Tclose(t);
-        return H5I_INVALID_HID;
-    }
-    return t;
-}
-
 /* ---- layout ---- */
 
 static sim_status make_group(sim_ctx *ctx, trace *tr, const char *name)
@@ -252,7 +239,7 @@ static sim_status write_names(sim_ctx *ctx, trace *tr, const char *name,
                               const char *const *names, int n)
 {
     hsize_t dims = (hsize_t)n;
-    hid_t t = vlen_str_type();
+    hid_t t = h5_vlen_str_type();
     hid_t sp = H5Screate_simple(1, &dims, NULL);
     hid_t d = H5I_INVALID_HID;
     sim_status s = SIM_OK;

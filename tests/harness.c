@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sim/blas.h"
 #include "sim/rng.h"
@@ -194,4 +196,24 @@ void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (f->budget-- <= 0)
         return NULL;
     return aligned_alloc(SIM_ALIGN, (nsize + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN);
+}
+
+int harness_count_files(const char *dir, const char *part)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part))
+            n++;
+    closedir(d);
+    return n;
+}
+
+int harness_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }

@@ -63,6 +63,11 @@ typedef struct {
 } harness_failing;
 void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
+/* Entries of directory dir whose name contains `part` (-1 if dir cannot be
+ * read), and whether a path exists. */
+int harness_count_files(const char *dir, const char *part);
+int harness_file_exists(const char *path);
+
 struct trev_model;
 /* Random T-RevSNN weights large enough that every spike site fires
  * sometimes: conv weights N(0, 0.6), alpha in [0.3, 0.9], BN statistics and

@@ -51,26 +51,6 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
-/* Number of entries in tmpdir whose name contains `part`. */
-static int count_files(const char *part)
-{
-    int n = 0;
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
 
 /* Open HDF5 objects of file f other than the file itself (leak check). */
 static ssize_t open_objects(const h5_file *f)
@@ -464,14 +444,14 @@ static void test_atomic(void)
     CU_ASSERT_EQUAL_FATAL(h5_create_atomic(&ctx, fin, &w), SIM_OK);
     CU_ASSERT_EQUAL(h5_write_real(&ctx, &w, "params/x", x, 1, &three, H5IO_FLOAT32), SIM_OK);
     CU_ASSERT_EQUAL(h5_set_attr_str(&ctx, &w, "/", "format", "trevsnn-checkpoint"), SIM_OK);
-    CU_ASSERT(!file_exists(fin));
-    CU_ASSERT_EQUAL(count_files("ckpt.h5.tmp."), 1);
+    CU_ASSERT(!harness_file_exists(fin));
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "ckpt.h5.tmp."), 1);
     char tmpname[64];
     snprintf(tmpname, sizeof tmpname, "ckpt.h5.tmp.%ld", (long)getpid());
-    CU_ASSERT_EQUAL(count_files(tmpname), 1);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, tmpname), 1);
     CU_ASSERT_EQUAL(h5_commit_atomic(&ctx, &w), SIM_OK);
-    CU_ASSERT(file_exists(fin));
-    CU_ASSERT_EQUAL(count_files("ckpt.h5.tmp."), 0);
+    CU_ASSERT(harness_file_exists(fin));
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "ckpt.h5.tmp."), 0);
     h5_file r;
     real y[3];
     CU_ASSERT_EQUAL_FATAL(h5_open_read(&ctx, &r, fin), SIM_OK);
@@ -484,7 +464,7 @@ static void test_atomic(void)
     real z[3] = {7, 8, 9};
     CU_ASSERT_EQUAL(h5_write_real(&ctx, &w, "params/x", z, 1, &three, H5IO_FLOAT32), SIM_OK);
     h5_abort_atomic(&ctx, &w);
-    CU_ASSERT_EQUAL(count_files("ckpt.h5.tmp."), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "ckpt.h5.tmp."), 0);
     CU_ASSERT_EQUAL_FATAL(h5_open_read(&ctx, &r, fin), SIM_OK);
     CU_ASSERT_EQUAL(h5_read_real(&ctx, &r, "params/x", y, 1, &three), SIM_OK);
     CHECK_CLOSE("kept after abort", y, x, 3, 0, 0);
@@ -498,7 +478,7 @@ static void test_atomic(void)
     CU_ASSERT_EQUAL(h5_read_real(&ctx, &r, "params/x", y, 1, &three), SIM_OK);
     CHECK_CLOSE("replaced", y, z, 3, 0, 0);
     CU_ASSERT_EQUAL(h5_close(&ctx, &r), SIM_OK);
-    CU_ASSERT_EQUAL(count_files("ckpt.h5"), 1);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "ckpt.h5"), 1);
 
     /* an unusable directory fails at create time, naming the path and why */
     char bad[300];
@@ -519,7 +499,7 @@ static void test_atomic(void)
         CHECK_MSG(&ctx, "Permission denied");
         rmdir(ro);
     }
-    CU_ASSERT_EQUAL(count_files("tmp"), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "tmp"), 0);
     CU_ASSERT_EQUAL(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
     ctx_free(&ctx);
 }

@@ -68,26 +68,6 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-/* Entries of tmpdir whose name contains `part`. */
-static int count_files(const char *part)
-{
-    int n = 0;
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
 
 #define CHECK_MSG(ctx, text)                                                                     \
     do {                                                                                         \
@@ -363,7 +343,7 @@ static void test_layout_and_values(void)
     const char *p = tpath("small.h5");
     CU_ASSERT_EQUAL_FATAL(write_small(&ctx, p), SIM_OK);
     CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
-    CU_ASSERT_EQUAL(count_files(".tmp."), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
 
     hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
     CU_ASSERT_FATAL(f >= 0);
@@ -824,18 +804,18 @@ static void test_atomic(void)
     trace *tr = NULL;
     CU_ASSERT_EQUAL_FATAL(trace_create(&ctx, &tr, p, &m, pop_names, pop_sizes, NPOP, proj_names,
                                        NPROJ), SIM_OK);
-    CU_ASSERT(!file_exists(p));
-    CU_ASSERT(file_exists(trace_tmp_path(tr)));
-    CU_ASSERT_EQUAL(count_files("atomic.h5.tmp."), 1);
+    CU_ASSERT(!harness_file_exists(p));
+    CU_ASSERT(harness_file_exists(trace_tmp_path(tr)));
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "atomic.h5.tmp."), 1);
     int32_t ids[50];
     for (int i = 0; i < 50; i++)
         ids[i] = i;
     for (int t = 0; t < 3000; t++) /* 150000 spikes: two flushes into the temporary */
         CU_ASSERT_EQUAL_FATAL(trace_spikes(&ctx, tr, 0, t, ids, 50), SIM_OK);
-    CU_ASSERT(!file_exists(p));
+    CU_ASSERT(!harness_file_exists(p));
     CU_ASSERT_EQUAL(trace_close(&ctx, tr), SIM_OK);
-    CU_ASSERT(file_exists(p));
-    CU_ASSERT_EQUAL(count_files(".tmp."), 0);
+    CU_ASSERT(harness_file_exists(p));
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
 
     /* abort: an existing final file stays as it was */
     FILE *fp = fopen(p, "w");
@@ -846,9 +826,9 @@ static void test_atomic(void)
                                        NPROJ), SIM_OK);
     for (int t = 0; t < 2000; t++)
         CU_ASSERT_EQUAL_FATAL(trace_spikes(&ctx, tr, 0, t, ids, 50), SIM_OK);
-    CU_ASSERT_EQUAL(count_files(".tmp."), 1);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 1);
     trace_abort(&ctx, tr);
-    CU_ASSERT_EQUAL(count_files(".tmp."), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
     char buf[32] = {0};
     fp = fopen(p, "r");
     CU_ASSERT_FATAL(fp != NULL);
@@ -893,7 +873,7 @@ static void test_unwritable(void)
         fprintf(stderr, "\n  (running as root: skipping the read-only directory case) ");
     rmdir(ro);
     CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
-    CU_ASSERT_EQUAL(count_files(".tmp."), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
     ctx_free(&ctx);
 }
 
@@ -924,7 +904,7 @@ static void test_argument_errors(void)
     CU_ASSERT_EQUAL(trace_create(&ctx, &tr, p, &m0, pop_names, pop_sizes, NPOP, NULL, 0),
                     SIM_EINVAL);
     CHECK_MSG(&ctx, "dt_ms");
-    CU_ASSERT_EQUAL(count_files("args"), 0);
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, "args"), 0);
 
     CU_ASSERT_EQUAL_FATAL(trace_create(&ctx, &tr, p, &m, pop_names, pop_sizes, NPOP, proj_names,
                                        NPROJ), SIM_OK);
@@ -1031,8 +1011,8 @@ static void test_write_failure(void)
     int status = 0;
     CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CU_ASSERT(!file_exists(p));
-    CU_ASSERT_EQUAL(count_files(".tmp."), 0);
+    CU_ASSERT(!harness_file_exists(p));
+    CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
 }
 
 /* ---- out of memory at every allocation: clean failure, nothing left ---- */
@@ -1051,8 +1031,8 @@ static void test_out_of_memory(void)
         if (s == SIM_ENOMEM)
             CHECK_MSG(&ctx, "out of memory");
         CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
-        CU_ASSERT_EQUAL(count_files(".tmp."), 0);
-        CU_ASSERT_EQUAL(file_exists(p), s == SIM_OK);
+        CU_ASSERT_EQUAL(harness_count_files(tmpdir, ".tmp."), 0);
+        CU_ASSERT_EQUAL(harness_file_exists(p), s == SIM_OK);
         succeeded = s == SIM_OK;
     }
     CU_ASSERT(succeeded);
