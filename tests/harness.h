@@ -63,6 +63,21 @@ typedef struct {
 } harness_failing;
 void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
+/* Assert that the context's last message contains `text`; print it if not. */
+#define CHECK_MSG(ctx, text)                                                                       \
+    do {                                                                                           \
+        if (!strstr(ctx_errmsg(ctx), (text)))                                                      \
+            fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", ctx_errmsg(ctx), (text));         \
+        CU_ASSERT(strstr(ctx_errmsg(ctx), (text)) != NULL);                                        \
+    } while (0)
+
+/* A fresh directory /tmp/<name>.XXXXXX into dir (exits the program when it
+ * cannot be made); dir/name in one of four rotating buffers; dir removed with
+ * everything below it (subdirectories made writable first). */
+void harness_mkdtemp(char *dir, size_t len, const char *name);
+const char *harness_join(const char *dir, const char *name);
+void harness_rmtree(const char *dir);
+
 /* Entries of directory dir whose name contains `part` (-1 if dir cannot be
  * read), and whether a path exists. */
 int harness_count_files(const char *dir, const char *part);

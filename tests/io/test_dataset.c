@@ -23,14 +23,7 @@ static char tmproot[64];
 static char subdir[128]; /* the current case's directory */
 static int ncase;
 
-static const char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", subdir, name);
-    return buf[k];
-}
+static const char *tpath(const char *name) { return harness_join(subdir, name); }
 
 /* A fresh empty directory for one case. */
 static const char *new_case(void)
@@ -41,27 +34,6 @@ static const char *new_case(void)
         exit(1);
     }
     return subdir;
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[600];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_dir(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void write_bytes(const char *path, const unsigned char *b, size_t n, int gz)
@@ -146,13 +118,6 @@ static void write_idx_set(const char *dir, const char *prefix, const idx_spec *s
     free(ib);
     free(lb);
 }
-
-#define CHECK_MSG(ctx, text)                                                                     \
-    do {                                                                                         \
-        if (!strstr(ctx_errmsg(ctx), (text)))                                                    \
-            fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", ctx_errmsg(ctx), (text));       \
-        CU_ASSERT(strstr(ctx_errmsg(ctx), (text)) != NULL);                                      \
-    } while (0)
 
 /* After a failed load: the struct is empty and nothing stays allocated. */
 #define CHECK_EMPTY(ctx, ds)                                                                     \
@@ -822,12 +787,8 @@ int main(void)
         {"augmentation: reproducible shifts and flips", test_batch_augment},
         {NULL, NULL},
     };
-    snprintf(tmproot, sizeof tmproot, "/tmp/test_dataset.XXXXXX");
-    if (!mkdtemp(tmproot)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    harness_mkdtemp(tmproot, sizeof tmproot, "test_dataset");
     int rc = harness_run("io/dataset", tests);
-    remove_dir(tmproot);
+    harness_rmtree(tmproot);
     return rc;
 }

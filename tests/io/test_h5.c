@@ -18,38 +18,9 @@
 
 static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+static const char *tpath(const char *name) { return harness_join(tmpdir, name); }
 
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_h5.XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-/* Remove every file of tmpdir (one level: the tests create no subdirs) and
- * the directory itself. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                unlink(tpath(e->d_name));
-        closedir(d);
-    }
-    rmdir(tmpdir);
-}
+static void make_tmpdir(void) { harness_mkdtemp(tmpdir, sizeof tmpdir, "test_h5"); }
 
 
 /* Open HDF5 objects of file f other than the file itself (leak check). */
@@ -58,13 +29,6 @@ static ssize_t open_objects(const h5_file *f)
     return H5Fget_obj_count(f->id, H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE |
                                        H5F_OBJ_ATTR);
 }
-
-#define CHECK_MSG(ctx, text)                                                                     \
-    do {                                                                                         \
-        if (!strstr(ctx_errmsg(ctx), (text)))                                                    \
-            fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", ctx_errmsg(ctx), (text));       \
-        CU_ASSERT(strstr(ctx_errmsg(ctx), (text)) != NULL);                                      \
-    } while (0)
 
 #define CHECK_MSG_EQ(ctx, text)                                                                  \
     do {                                                                                         \
@@ -590,6 +554,6 @@ int main(void)
     };
     make_tmpdir();
     int rc = harness_run("io/h5", tests);
-    remove_tmpdir();
+    harness_rmtree(tmpdir);
     return rc;
 }

@@ -27,54 +27,11 @@
 
 static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+static const char *tpath(const char *name) { return harness_join(tmpdir, name); }
 
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_trace.XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-/* Remove tmpdir with its files and (one level of) subdirectories. */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char p[600];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-                chmod(p, 0700);
-                remove_tree(p);
-            } else
-                unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
+static void make_tmpdir(void) { harness_mkdtemp(tmpdir, sizeof tmpdir, "test_trace"); }
 
 
-#define CHECK_MSG(ctx, text)                                                                     \
-    do {                                                                                         \
-        if (!strstr(ctx_errmsg(ctx), (text)))                                                    \
-            fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", ctx_errmsg(ctx), (text));       \
-        CU_ASSERT(strstr(ctx_errmsg(ctx), (text)) != NULL);                                      \
-    } while (0)
 
 /* ---- independent HDF5 readers (plain C API) ---- */
 
@@ -1055,6 +1012,6 @@ int main(void)
     };
     make_tmpdir();
     int rc = harness_run("io/trace", tests);
-    remove_tree(tmpdir);
+    harness_rmtree(tmpdir);
     return rc;
 }
