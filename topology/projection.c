@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "sim/blas.h"
+
 /* y[0..n) += w[0..n) */
 static inline void vec_add(real *restrict y, const real *restrict w, int n)
 {
@@ -51,8 +53,9 @@ static int axis_taps(int y, int pad, int k, int s, int Ho, int *ky0, int *oy0)
 
 /* Valid taps of a k x k map for the source pixel (y, x): target positions
  * oy*Wo + ox into pos[] and kernel offsets ky*k + kx into tap[]; returns the
- * count. oy*stride + ky - pad = y, and the same along x. */
-static int conv_taps(const projection *pr, int y, int x, int *pos, int *tap)
+ * count. oy*stride + ky - pad = y, and the same along x. Run once per
+ * source pixel at proj_init to fill the tap table. */
+static int conv_taps(const projection *pr, int y, int x, int32_t *pos, int32_t *tap)
 {
     const int k = pr->k, s = pr->stride;
     int ky0 = 0, oy0 = 0, kx0 = 0, ox0 = 0;
@@ -70,17 +73,49 @@ static int conv_taps(const projection *pr, int y, int x, int *pos, int *tap)
     return n;
 }
 
+/* The taps of source pixel q from the table built by proj_init. */
+static inline int taps_of(const projection *pr, int q, const int32_t **pos, const int32_t **tap)
+{
+    const int32_t a = pr->tap_off[q];
+    *pos = pr->tap_pos + a;
+    *tap = pr->tap_k + a;
+    return pr->tap_off[q + 1] - a;
+}
+
+/* Channel of public id `id` = c*HW + q, with *base = c*HW kept from the
+ * previous id: spike lists are ascending, so the channel only moves
+ * forward and the division is needed once per channel, not per spike. */
+static inline int id_channel(int32_t id, int HW, int *c, int32_t *base)
+{
+    if (id < *base || id - *base >= HW) {
+        *c = id / HW;
+        *base = *c * HW;
+    }
+    return (int)(id - *base);
+}
+
+/* Nonzero values in v[0..n). */
+static inline int count_nonzero(const real *v, int n)
+{
+    int nz = 0;
+    for (int i = 0; i < n; i++)
+        nz += v[i] != 0;
+    return nz;
+}
+
 /* ---- PROJ_CONV and PROJ_CONV1X1: weights (Ci, k, k, Co) ---- */
 
 static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
                         int32_t n, uint64_t *ops)
 {
     const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
-    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
     uint64_t cnt = 0;
+    int ci = 0;
+    int32_t base = 0;
     for (int32_t i = 0; i < n; i++) {
-        int ci = ids[i] / HW, q = ids[i] % HW;
-        int nt = conv_taps(pr, q / pr->W, q % pr->W, pos, tap);
+        const int q = id_channel(ids[i], HW, &ci, &base);
+        const int32_t *pos, *tap;
+        const int nt = taps_of(pr, q, &pos, &tap);
         const real *wc = w + (size_t)ci * kk * Co;
         for (int j = 0; j < nt; j++)
             vec_add(dst + (size_t)pos[j] * Co, wc + (size_t)tap[j] * Co, Co);
@@ -89,75 +124,88 @@ static void conv_spikes(const projection *pr, real *dst, const real *w, const in
     *ops += cnt;
 }
 
+/* Graded values into a conv map. A 1x1 map whose input is mostly nonzero
+ * (the real-valued middle of a block) is one GEMM, dst (HW, Co) +=
+ * vals (HW, Ci) w (Ci, Co): the same sum, computed the way a CPU does it
+ * fastest. The counters still count what the event semantics performs (one
+ * MAC per nonzero value and weight), so they do not depend on the path. */
 static void conv_graded(const projection *pr, real *dst, const real *w, const real *vals,
                         uint64_t *events, uint64_t *ops)
 {
-    const int Ci = pr->Ci, Co = pr->Co, kk = pr->k * pr->k;
-    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
-    uint64_t ev = 0, cnt = 0;
-    for (int y = 0; y < pr->H; y++)
-        for (int x = 0; x < pr->W; x++) {
-            const real *v = vals + ((size_t)y * pr->W + x) * Ci;
-            int nt = -1; /* taps computed on the first nonzero value */
-            for (int ci = 0; ci < Ci; ci++) {
-                real g = v[ci];
-                if (g == 0)
-                    continue;
-                if (nt < 0)
-                    nt = conv_taps(pr, y, x, pos, tap);
-                const real *wc = w + (size_t)ci * kk * Co;
-                for (int j = 0; j < nt; j++)
-                    vec_axpy(dst + (size_t)pos[j] * Co, g, wc + (size_t)tap[j] * Co, Co);
-                ev++;
-                cnt += (uint64_t)nt * (uint64_t)Co;
-            }
+    const int Ci = pr->Ci, Co = pr->Co, kk = pr->k * pr->k, HW = pr->H * pr->W;
+    if (pr->map == PROJ_CONV1X1) {
+        const uint64_t nz = (uint64_t)count_nonzero(vals, HW * Ci);
+        if (nz * PROJ_GEMM_DENSITY_INV >= (uint64_t)HW * (uint64_t)Ci) {
+            blas_gemm(BLAS_N, BLAS_N, HW, Co, Ci, 1, vals, Ci, w, Co, 1, dst, Co);
+            *events += nz;
+            *ops += nz * (uint64_t)Co;
+            return;
         }
+    }
+    uint64_t ev = 0, cnt = 0;
+    for (int q = 0; q < HW; q++) {
+        const real *v = vals + (size_t)q * Ci;
+        const int32_t *pos, *tap;
+        const int nt = taps_of(pr, q, &pos, &tap);
+        for (int ci = 0; ci < Ci; ci++) {
+            real g = v[ci];
+            if (g == 0)
+                continue;
+            const real *wc = w + (size_t)ci * kk * Co;
+            for (int j = 0; j < nt; j++)
+                vec_axpy(dst + (size_t)pos[j] * Co, g, wc + (size_t)tap[j] * Co, Co);
+            ev++;
+            cnt += (uint64_t)nt * (uint64_t)Co;
+        }
+    }
     *events += ev;
     *ops += cnt;
 }
 
-/* ---- PROJ_DEPTHWISE: weights (C, k, k) ---- */
+/* ---- PROJ_DEPTHWISE: weights (k, k, C), channel last ---- */
 
 static void dw_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
                       uint64_t *ops)
 {
-    const int HW = pr->H * pr->W, C = pr->Co, kk = pr->k * pr->k;
-    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    const int HW = pr->H * pr->W, C = pr->Co;
     uint64_t cnt = 0;
+    int c = 0;
+    int32_t base = 0;
     for (int32_t i = 0; i < n; i++) {
-        int c = ids[i] / HW, q = ids[i] % HW;
-        int nt = conv_taps(pr, q / pr->W, q % pr->W, pos, tap);
-        const real *wc = w + (size_t)c * kk;
+        const int q = id_channel(ids[i], HW, &c, &base);
+        const int32_t *pos, *tap;
+        const int nt = taps_of(pr, q, &pos, &tap);
         for (int j = 0; j < nt; j++)
-            dst[(size_t)pos[j] * C + c] += wc[tap[j]];
+            dst[(size_t)pos[j] * C + c] += w[(size_t)tap[j] * C + c];
         cnt += (uint64_t)nt;
     }
     *ops += cnt;
 }
 
+/* Graded values: per source pixel and tap one vector multiply-add over the
+ * channels (zeros included: they add exactly nothing); the counters count
+ * only the nonzero values' taps, as the event semantics does. */
 static void dw_graded(const projection *pr, real *dst, const real *w, const real *vals,
                       uint64_t *events, uint64_t *ops)
 {
-    const int C = pr->Co, kk = pr->k * pr->k;
-    int pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    const int C = pr->Co, HW = pr->H * pr->W;
     uint64_t ev = 0, cnt = 0;
-    for (int y = 0; y < pr->H; y++)
-        for (int x = 0; x < pr->W; x++) {
-            const real *v = vals + ((size_t)y * pr->W + x) * C;
-            int nt = -1;
-            for (int c = 0; c < C; c++) {
-                real g = v[c];
-                if (g == 0)
-                    continue;
-                if (nt < 0)
-                    nt = conv_taps(pr, y, x, pos, tap);
-                const real *wc = w + (size_t)c * kk;
-                for (int j = 0; j < nt; j++)
-                    dst[(size_t)pos[j] * C + c] += g * wc[tap[j]];
-                ev++;
-                cnt += (uint64_t)nt;
-            }
+    for (int q = 0; q < HW; q++) {
+        const real *restrict v = vals + (size_t)q * C;
+        const uint64_t nz = (uint64_t)count_nonzero(v, C);
+        if (!nz)
+            continue;
+        const int32_t *pos, *tap;
+        const int nt = taps_of(pr, q, &pos, &tap);
+        for (int j = 0; j < nt; j++) {
+            real *restrict y = dst + (size_t)pos[j] * C;
+            const real *restrict wt = w + (size_t)tap[j] * C;
+            for (int c = 0; c < C; c++)
+                y[c] += v[c] * wt[c];
         }
+        ev += nz;
+        cnt += nz * (uint64_t)nt;
+    }
     *events += ev;
     *ops += cnt;
 }
@@ -168,8 +216,10 @@ static void up_spikes(const projection *pr, real *dst, const real *w, const int3
                       uint64_t *ops)
 {
     const int HW = pr->H * pr->W, Co = pr->Co, Wo = pr->Wo;
+    int ci = 0;
+    int32_t base = 0;
     for (int32_t i = 0; i < n; i++) {
-        int ci = ids[i] / HW, q = ids[i] % HW;
+        const int q = id_channel(ids[i], HW, &ci, &base);
         int y = q / pr->W, x = q % pr->W;
         const real *wc = w + (size_t)ci * Co;
         for (int dy = 0; dy < 2; dy++)
@@ -208,8 +258,10 @@ static void id_spikes(const projection *pr, real *dst, const real *w, const int3
                       uint64_t *ops)
 {
     const int HW = pr->H * pr->W, C = pr->Co;
+    int c = 0;
+    int32_t base = 0;
     for (int32_t i = 0; i < n; i++) {
-        int c = ids[i] / HW, q = ids[i] % HW;
+        const int q = id_channel(ids[i], HW, &c, &base);
         dst[(size_t)q * C + c] += w ? w[c] : (real)1;
     }
     *ops += (uint64_t)n;
@@ -453,6 +505,36 @@ sim_status proj_check(sim_ctx *ctx, const proj_spec *s, int index, const pop_spe
     return SIM_OK;
 }
 
+/* The tap table of a conv or depthwise map: for source pixel q, its valid
+ * (target position, kernel offset) pairs are entries tap_off[q] ..
+ * tap_off[q+1]-1 of tap_pos and tap_k. Computing them once here keeps the
+ * divisions of conv_taps out of the per-spike path. */
+static sim_status build_taps(sim_ctx *ctx, projection *pr)
+{
+    const int HW = pr->H * pr->W, kk = pr->k * pr->k;
+    int32_t pos[PROJ_KMAX * PROJ_KMAX], tap[PROJ_KMAX * PROJ_KMAX];
+    pr->tap_off = mem_alloc(ctx, MEM_ENGINE, ((size_t)HW + 1) * sizeof *pr->tap_off);
+    if (!pr->tap_off)
+        return SIM_ENOMEM;
+    size_t total = 0;
+    for (int q = 0; q < HW; q++) {
+        pr->tap_off[q] = (int32_t)total;
+        total += (size_t)conv_taps(pr, q / pr->W, q % pr->W, pos, tap);
+    }
+    pr->tap_off[HW] = (int32_t)total;
+    assert(total <= (size_t)HW * (size_t)kk);
+    (void)kk;
+    pr->tap_pos = mem_alloc(ctx, MEM_ENGINE, (total ? total : 1) * sizeof *pr->tap_pos);
+    pr->tap_k = mem_alloc(ctx, MEM_ENGINE, (total ? total : 1) * sizeof *pr->tap_k);
+    if (!pr->tap_pos || !pr->tap_k) {
+        proj_free(ctx, pr);
+        return SIM_ENOMEM;
+    }
+    for (int q = 0; q < HW; q++)
+        conv_taps(pr, q / pr->W, q % pr->W, pr->tap_pos + pr->tap_off[q], pr->tap_k + pr->tap_off[q]);
+    return SIM_OK;
+}
+
 sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop_spec *a,
                      const pop_spec *b)
 {
@@ -486,6 +568,11 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         pr->dense_flops = (double)pr->n_src * pr->n_dst;
         break;
     }
+    if (s->map == PROJ_CONV || s->map == PROJ_CONV1X1 || s->map == PROJ_DEPTHWISE) {
+        sim_status st_t = build_taps(ctx, pr);
+        if (st_t != SIM_OK)
+            return st_t;
+    }
     int ovf = weights_per_set(s, a, b, &pr->wset);
     assert(!ovf);
     (void)ovf;
@@ -493,8 +580,10 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
     if (nw == 0)
         return SIM_OK; /* unit identity */
     real *w = mem_calloc(ctx, MEM_ENGINE, nw, sizeof *w);
-    if (!w)
+    if (!w) {
+        proj_free(ctx, pr);
         return SIM_ENOMEM;
+    }
     pr->w = w;
     const int C_i = pr->Ci, C_o = pr->Co, kk = k * k;
     for (int set = 0; set < pr->nsets; set++) {
@@ -520,7 +609,12 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
             }
             break;
         }
-        default: /* depthwise (C, 1, k, k) and identity (C): as given */
+        case PROJ_DEPTHWISE: /* (C, 1, k, k) -> (k, k, C) */
+            for (int c = 0; c < C_o; c++)
+                for (int t = 0; t < kk; t++)
+                    out[(size_t)t * C_o + c] = in[(size_t)c * kk + t];
+            break;
+        default: /* identity (C): as given */
             memcpy(out, in, pr->wset * sizeof *out);
             break;
         }
@@ -531,6 +625,9 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
 void proj_free(sim_ctx *ctx, projection *pr)
 {
     mem_free(ctx, pr->w);
+    mem_free(ctx, pr->tap_off);
+    mem_free(ctx, pr->tap_pos);
+    mem_free(ctx, pr->tap_k);
     memset(pr, 0, sizeof *pr);
 }
 

@@ -60,6 +60,9 @@ typedef enum {
 } proj_map;
 
 #define PROJ_KMAX 15 /* largest kernel size of conv and depthwise maps */
+/* A graded 1x1 map runs as one GEMM when at least 1/PROJ_GEMM_DENSITY_INV of
+ * its input values are nonzero (below that the scatter does less work). */
+#define PROJ_GEMM_DENSITY_INV 4
 
 /* What the caller describes; the engine copies the weights. */
 typedef struct {
@@ -89,6 +92,10 @@ typedef struct {
     real *w;             /* (nsets, wset) scatter layout, NULL for a unit identity */
     size_t wset;         /* elements per weight set */
     double dense_flops;  /* MACs of the equivalent dense layer per timestep */
+    /* conv and depthwise maps: the taps of source pixel q are entries
+     * tap_off[q] .. tap_off[q+1]-1 of tap_pos (target position oy*Wo+ox)
+     * and tap_k (kernel offset ky*k+kx) */
+    int32_t *tap_off, *tap_pos, *tap_k;
     proj_counters step;  /* the last timestep run */
     proj_counters total; /* since the last counter reset */
 } projection;
