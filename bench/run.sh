@@ -121,3 +121,17 @@ d["engine"] = r
 json.dump(d, open(out_json, "w"), indent=1)
 PY
 echo "wrote $out_json and $out_md"
+
+# ---- issue 7: HTTP serving load test (sim bench-serve) -----------------------
+# 2000 classify requests over 16 keep-alive loopback connections against an
+# in-process `sim serve` with 2 worker threads, on the same model as the
+# engine benchmark above; throughput and p50/p99 latency go to bench/serve.json
+# (the lead folds them into results.md).
+serve_json=$($SIM bench-serve --model "$model" --requests "${BENCH_SERVE_REQUESTS:-2000}" \
+             --connections 16 --threads 2)
+echo "$serve_json" > bench/serve.json
+echo "$serve_json" | awk '{ match($0, /"requests_per_s": [0-9.]+/); rps = substr($0, RSTART + 18, RLENGTH - 18);
+  match($0, /"p50": [0-9.]+/); p50 = substr($0, RSTART + 7, RLENGTH - 7);
+  match($0, /"p99": [0-9.]+/); p99 = substr($0, RSTART + 7, RLENGTH - 7);
+  printf "serve: %.1f requests/s over 16 connections, latency p50 %.1f ms, p99 %.1f ms (bench/serve.json)\n", rps, p50, p99 }'
+# ---- end of issue 7 section ---------------------------------------------------

@@ -1,10 +1,21 @@
 /* checkpoint.c - reading T-RevSNN configurations and parameters from HDF5. */
 #include "checkpoint.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "io/json.h"
+
+/* v as an int when it is an integer within int's range (converting an
+ * out-of-range double to int is undefined behaviour: found by fuzz_json). */
+static int json_int(double v, int *out)
+{
+    if (!(v >= INT_MIN && v <= INT_MAX) || v != (double)(long long)v)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
 
 sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *file,
                                  trev_config *cfg)
@@ -17,7 +28,9 @@ sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *fil
         return ctx_error(ctx, SIM_EFORMAT, "%s: config: expected \"channels\" with 4 numbers%s",
                          file, n ? ", found another count" : "");
     for (int l = 0; l < TREV_LEVELS; l++)
-        c.channels[l] = (int)ch[l];
+        if (!json_int(ch[l], &c.channels[l]))
+            return ctx_error(ctx, SIM_EFORMAT, "%s: config: channels[%d] is %g, expected an "
+                             "integer", file, l, ch[l]);
     static const struct {
         const char *key;
         size_t off;
@@ -31,10 +44,10 @@ sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *fil
         {"classes", offsetof(trev_config, classes)},
     };
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
-        if (!json_get_number(json, ints[i].key, &v) || v != (int)v)
+        int *dst = (int *)((char *)&c + ints[i].off);
+        if (!json_get_number(json, ints[i].key, &v) || !json_int(v, dst))
             return ctx_error(ctx, SIM_EFORMAT, "%s: config: expected integer key \"%s\"", file,
                              ints[i].key);
-        *(int *)((char *)&c + ints[i].off) = (int)v;
     }
     if (!json_get_number(json, "leaky_slope", &c.leaky_slope))
         return ctx_error(ctx, SIM_EFORMAT, "%s: config: expected number \"leaky_slope\"", file);
@@ -47,6 +60,11 @@ sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *fil
     /* optional keys */
     if (!json_get_string(json, "preset", c.preset, sizeof c.preset))
         snprintf(c.preset, sizeof c.preset, "custom");
+    char model[16];
+    if (json_get_string(json, "model", model, sizeof model) && /* absent: trevsnn */
+        trev_parse_model(ctx, model, &c.model) != SIM_OK)
+        return ctx_error(ctx, SIM_EFORMAT, "%s: config: \"model\" is '%s', expected trevsnn or lif",
+                         file, model);
     c.bn_momentum = json_get_number(json, "bn_momentum", &v) ? v : 0.1;
     c.bn_eps = json_get_number(json, "bn_eps", &v) ? v : 1e-5;
     char norm[512];
@@ -61,8 +79,9 @@ sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *fil
                 c.mean[i] = mu[i];
                 c.std[i] = sd[i];
             }
-        if (json_get_number(norm, "raw_size", &v))
-            c.raw_size = (int)v;
+        if (json_get_number(norm, "raw_size", &v) && !json_int(v, &c.raw_size))
+            return ctx_error(ctx, SIM_EFORMAT, "%s: config: normalization raw_size is %g, "
+                             "expected an integer", file, v);
     }
     sim_status st = trev_config_check(ctx, &c);
     if (st != SIM_OK) {
@@ -70,6 +89,9 @@ sim_status ckpt_config_from_json(sim_ctx *ctx, const char *json, const char *fil
         snprintf(msg, sizeof msg, "%s", ctx->err);
         return ctx_error(ctx, st, "%s: %s", file, msg);
     }
+    if (c.raw_size < 1 || c.raw_size > c.input_size)
+        return ctx_error(ctx, SIM_EFORMAT, "%s: config: normalization raw_size is %d, expected "
+                         "1..input_size (%d)", file, c.raw_size, c.input_size);
     *cfg = c;
     return SIM_OK;
 }
@@ -128,6 +150,32 @@ sim_status ckpt_load_params(sim_ctx *ctx, trev_model *m, const h5_file *f, const
     return st;
 }
 
+/* Values of one table entry with `out` output channels: the weights plus a
+ * generous allowance for per-channel vectors (bias, gain, BN buffers). */
+static double entry_bound(double out, double in, double k)
+{
+    return out * in * k * k + 8 * out;
+}
+
+double ckpt_values_bound(const trev_config *c)
+{
+    const double k = c->kernel, T = c->T, K = c->classes;
+    double C[TREV_LEVELS], n = 0;
+    for (int l = 0; l < TREV_LEVELS; l++)
+        C[l] = c->channels[l];
+    n += entry_bound(C[0], c->in_channels, c->stem_kernel) + entry_bound(C[0], C[0], 3);
+    for (int l = 0; l < TREV_LEVELS; l++) {
+        double col = 3 * entry_bound(C[l], 1, k) + 3 * entry_bound(4 * C[l], C[l], 1) +
+                     entry_bound(C[l], 4 * C[l], 1) + 2 * C[l];
+        if (l > 0)
+            col += entry_bound(C[l], C[l - 1], 3);
+        if (l < 3)
+            col += entry_bound(C[l], C[l + 1], 1);
+        n += entry_bound(C[l], 4 * C[l], 1) + entry_bound(C[l], 1, k) + T * col;
+    }
+    return n + (T + 1) * entry_bound(K, C[3], 1) + entry_bound(K, K, 1);
+}
+
 sim_status ckpt_open_model(sim_ctx *ctx, const char *path, trev_model **out, int train)
 {
     *out = NULL;
@@ -144,6 +192,12 @@ sim_status ckpt_open_model(sim_ctx *ctx, const char *path, trev_model **out, int
     trev_config cfg;
     if (st == SIM_OK)
         st = ckpt_read_config(ctx, &f, &cfg);
+    if (st == SIM_OK && ckpt_values_bound(&cfg) > (double)CKPT_MAX_VALUES)
+        st = ctx_error(ctx, SIM_EFORMAT,
+                       "%s: config: a model of channels %d,%d,%d,%d, T %d, %d classes could "
+                       "have %.3g parameters, expected at most %zu",
+                       path, cfg.channels[0], cfg.channels[1], cfg.channels[2], cfg.channels[3],
+                       cfg.T, cfg.classes, ckpt_values_bound(&cfg), CKPT_MAX_VALUES);
     trev_model *m = NULL;
     if (st == SIM_OK)
         st = trev_create(ctx, &m, &cfg, train);
@@ -167,7 +221,7 @@ sim_status ckpt_save(sim_ctx *ctx, const char *path, trev_model *m, const optim 
                      const ckpt_state *s)
 {
     h5_file f;
-    sim_status st = h5_create_atomic(ctx, path, &f);
+    sim_status st = h5_create_atomic_mem(ctx, path, &f); /* full disk: a clean error */
     if (st != SIM_OK)
         return st;
     char json[2048];
@@ -261,6 +315,9 @@ sim_status ckpt_load_state(sim_ctx *ctx, const h5_file *f, trev_model *m, optim 
         if (st == SIM_OK && nd != 1)
             st = ctx_error(ctx, SIM_EFORMAT, "%s: state/order: expected 1 dimension, found %d",
                            f->path, nd);
+        if (st == SIM_OK && (shape[0] < 1 || shape[0] > CKPT_MAX_ORDER))
+            st = ctx_error(ctx, SIM_EFORMAT, "%s: state/order: %d entries, expected 1..%d",
+                           f->path, shape[0], CKPT_MAX_ORDER);
         if (st == SIM_OK) {
             s->norder = shape[0];
             s->order = mem_calloc(ctx, MEM_DATA, (size_t)shape[0], sizeof *s->order);
@@ -270,7 +327,7 @@ sim_status ckpt_load_state(sim_ctx *ctx, const h5_file *f, trev_model *m, optim 
     if (st == SIM_OK && h5_exists(f, "state/rng")) {
         st = h5_shape(ctx, f, "state/rng", &nd, shape, NULL);
         int32_t *bytes = NULL;
-        if (st == SIM_OK && nd == 1 && shape[0] > 0 && shape[0] < (1 << 24)) {
+        if (st == SIM_OK && nd == 1 && shape[0] > 0 && shape[0] <= CKPT_MAX_RNG) {
             bytes = mem_calloc(ctx, MEM_SCRATCH, (size_t)shape[0], sizeof *bytes);
             s->rng = mem_calloc(ctx, MEM_DATA, (size_t)shape[0], 1);
             st = bytes && s->rng ? h5_read_int32(ctx, f, "state/rng", bytes, 1, shape) : SIM_ENOMEM;

@@ -15,6 +15,24 @@
 #define CKPT_FORMAT "trevsnn-checkpoint"
 #define CKPT_VERSION 1
 
+/* Resource bounds of the loader (whatever a file claims):
+ *  - a config whose parameter table could exceed CKPT_MAX_VALUES values
+ *    (2^27; the largest preset, "small", has 32.3 M) is rejected before the
+ *    model is built, so a model costs at most CKPT_MAX_VALUES reals per
+ *    role (parameters, gradients, each optimizer moment, EMA);
+ *  - state/order may hold at most CKPT_MAX_ORDER entries (the most images a
+ *    dataset may have), state/rng at most CKPT_MAX_RNG bytes;
+ *  - string attributes at most H5IO_MAX_STR bytes (io/h5.h).
+ * Every other tensor is read into a buffer sized by the model, after its
+ * shape was checked against the model's. */
+#define CKPT_MAX_VALUES ((size_t)1 << 27)
+#define CKPT_MAX_ORDER 10000000
+#define CKPT_MAX_RNG (1 << 24)
+
+/* An upper bound of the number of values (trev_nvalues) of the model cfg
+ * describes, from the configuration alone (in double: cannot overflow). */
+double ckpt_values_bound(const trev_config *cfg);
+
 /* Parse the config JSON of a checkpoint (or the golden file) into cfg,
  * starting from defaults for unspecified optional keys. `file` is used in
  * messages. */

@@ -17,7 +17,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "sim/rng.h"
@@ -102,8 +104,10 @@ static unsigned be32(const unsigned char *p)
     return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | (unsigned)p[3];
 }
 
+static sim_status idx_header(sim_ctx *ctx, idx_file *f, int is_gz, unsigned magic);
+
 /* Open dir/<base>.gz, or dir/<base> when there is no .gz, and check its
- * header: magic, dimensions within bounds, overflow-free payload size. */
+ * header (idx_header). */
 static sim_status idx_open(sim_ctx *ctx, idx_file *f, const char *dir, const char *base,
                            unsigned magic)
 {
@@ -129,6 +133,14 @@ static sim_status idx_open(sim_ctx *ctx, idx_file *f, const char *dir, const cha
     if (!f->gz)
         return ctx_error(ctx, SIM_EIO, "%s: cannot open: %s", f->path,
                          errno ? strerror(errno) : "out of memory");
+    return idx_header(ctx, f, is_gz, magic);
+}
+
+/* Check the header of the opened stream f->gz (is_gz: it must be gzipped):
+ * magic, dimensions within bounds, overflow-free payload size. */
+static sim_status idx_header(sim_ctx *ctx, idx_file *f, int is_gz, unsigned magic)
+{
+    sim_status s;
     if (gzbuffer(f->gz, 1u << 17) != 0) /* before the first read; larger reads are faster */
         return ctx_error(ctx, SIM_ENOMEM, "%s: cannot set the zlib buffer size", f->path);
     if (is_gz && gzdirect(f->gz))
@@ -225,6 +237,10 @@ static sim_status idx_check_length(sim_ctx *ctx, idx_file *f)
 /* Read the proven payload into a new MEM_DATA block. */
 static sim_status idx_read_payload(sim_ctx *ctx, idx_file *f, unsigned char **out)
 {
+    *out = NULL;
+    if (f->payload > DATASET_MAX_BYTES) /* proven present, but more than we hold */
+        return ctx_error(ctx, SIM_EFORMAT, "%s: %zu bytes of data, expected at most %zu",
+                         f->path, f->payload, DATASET_MAX_BYTES);
     *out = mem_alloc(ctx, MEM_DATA, f->payload);
     if (!*out)
         return SIM_ENOMEM;
@@ -254,6 +270,55 @@ static sim_status check_labels(sim_ctx *ctx, const char *path, const int *labels
     return SIM_OK;
 }
 
+/* Read an opened image/label IDX pair into ds (validate, then commit); closes
+ * both files. */
+static sim_status fmnist_read(sim_ctx *ctx, dataset *ds, idx_file *fi, idx_file *fl,
+                              const char *dir, int train)
+{
+    dataset tmp = {0};
+    unsigned char *lbytes = NULL;
+    sim_status s = SIM_OK;
+    /* headers first: cheap and catches mismatched files before any reading */
+    if (fi->dims[0] != fl->dims[0])
+        s = ctx_error(ctx, SIM_EFORMAT, "%s: %u labels, but %s has %u images", fl->path,
+                      fl->dims[0], fi->path, fi->dims[0]);
+    if (s == SIM_OK)
+        s = idx_check_length(ctx, fl);
+    if (s == SIM_OK)
+        s = idx_check_length(ctx, fi);
+    if (s == SIM_OK)
+        s = idx_read_payload(ctx, fl, &lbytes);
+    if (s == SIM_OK) {
+        tmp.n = (int)fi->dims[0];
+        tmp.labels = mem_calloc(ctx, MEM_DATA, (size_t)tmp.n, sizeof *tmp.labels);
+        if (!tmp.labels)
+            s = SIM_ENOMEM;
+    }
+    if (s == SIM_OK) {
+        for (int i = 0; i < tmp.n; i++)
+            tmp.labels[i] = lbytes[i];
+        s = check_labels(ctx, fl->path, tmp.labels, tmp.n, 10);
+    }
+    if (s == SIM_OK)
+        s = idx_read_payload(ctx, fi, &tmp.pixels);
+    mem_free(ctx, lbytes);
+    idx_close(fi);
+    idx_close(fl);
+    if (s != SIM_OK) {
+        dataset_free(ctx, &tmp);
+        return s;
+    }
+    tmp.c = 1;
+    tmp.h = (int)fi->dims[1];
+    tmp.w = (int)fi->dims[2];
+    tmp.classes = 10;
+    tmp.train = train ? 1 : 0;
+    snprintf(tmp.name, sizeof tmp.name, "fmnist");
+    snprintf(tmp.path, sizeof tmp.path, "%s", dir);
+    *ds = tmp;
+    return SIM_OK;
+}
+
 sim_status dataset_load_fmnist(sim_ctx *ctx, dataset *ds, const char *dir, int train)
 {
     memset(ds, 0, sizeof *ds);
@@ -264,54 +329,119 @@ sim_status dataset_load_fmnist(sim_ctx *ctx, dataset *ds, const char *dir, int t
     snprintf(iname, sizeof iname, "%s-images-idx3-ubyte", pre);
     snprintf(lname, sizeof lname, "%s-labels-idx1-ubyte", pre);
 
-    dataset tmp = {0};
     idx_file fi = {0}, fl = {0};
-    unsigned char *lbytes = NULL;
     sim_status s = idx_open(ctx, &fi, dir, iname, IDX_MAGIC_IMAGES);
     if (s == SIM_OK)
         s = idx_open(ctx, &fl, dir, lname, IDX_MAGIC_LABELS);
-    /* headers first: cheap and catches mismatched files before any reading */
-    if (s == SIM_OK && fi.dims[0] != fl.dims[0])
-        s = ctx_error(ctx, SIM_EFORMAT, "%s: %u labels, but %s has %u images", fl.path,
-                      fl.dims[0], fi.path, fi.dims[0]);
-    if (s == SIM_OK)
-        s = idx_check_length(ctx, &fl);
-    if (s == SIM_OK)
-        s = idx_check_length(ctx, &fi);
-    if (s == SIM_OK)
-        s = idx_read_payload(ctx, &fl, &lbytes);
-    if (s == SIM_OK) {
-        tmp.n = (int)fi.dims[0];
-        tmp.labels = mem_calloc(ctx, MEM_DATA, (size_t)tmp.n, sizeof *tmp.labels);
-        if (!tmp.labels)
-            s = SIM_ENOMEM;
+    if (s != SIM_OK) {
+        idx_close(&fi);
+        idx_close(&fl);
+        return s;
     }
-    if (s == SIM_OK) {
-        for (int i = 0; i < tmp.n; i++)
-            tmp.labels[i] = lbytes[i];
-        s = check_labels(ctx, fl.path, tmp.labels, tmp.n, 10);
+    return fmnist_read(ctx, ds, &fi, &fl, dir, train);
+}
+
+/* Open an in-memory IDX stream (gzipped or plain) as f: the bytes go to an
+ * anonymous memory file that zlib reads like any other, so the parsing is
+ * exactly the path-based one. */
+static sim_status idx_open_mem(sim_ctx *ctx, idx_file *f, const char *name, const void *buf,
+                               size_t len, unsigned magic)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", name);
+    int fd = memfd_create("idx", MFD_CLOEXEC);
+    if (fd < 0)
+        return ctx_error(ctx, SIM_EIO, "%s: cannot create a memory file: %s", name,
+                         strerror(errno));
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, (const unsigned char *)buf + off, len - off);
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            return ctx_error(ctx, SIM_EIO, "%s: cannot fill a memory file: %s", name,
+                             strerror(e));
+        }
+        off += (size_t)w;
     }
+    if (lseek(fd, 0, SEEK_SET) != 0 || !(f->gz = gzdopen(fd, "rb"))) {
+        close(fd);
+        return ctx_error(ctx, SIM_EIO, "%s: cannot open a memory file", name);
+    }
+    return idx_header(ctx, f, 0, magic);
+}
+
+sim_status dataset_parse_fmnist(sim_ctx *ctx, dataset *ds, const void *images, size_t images_len,
+                                const void *labels, size_t labels_len, int train)
+{
+    memset(ds, 0, sizeof *ds);
+    idx_file fi = {0}, fl = {0};
+    sim_status s = idx_open_mem(ctx, &fi, "(images)", images, images_len, IDX_MAGIC_IMAGES);
     if (s == SIM_OK)
-        s = idx_read_payload(ctx, &fi, &tmp.pixels);
-    mem_free(ctx, lbytes);
-    idx_close(&fi);
-    idx_close(&fl);
+        s = idx_open_mem(ctx, &fl, "(labels)", labels, labels_len, IDX_MAGIC_LABELS);
+    if (s != SIM_OK) {
+        idx_close(&fi);
+        idx_close(&fl);
+        return s;
+    }
+    return fmnist_read(ctx, ds, &fi, &fl, "(memory)", train);
+}
+
+/* ---- CIFAR-10 ---- */
+
+/* Check one 3073-byte record (record r of `path`) and store it as image k. */
+static sim_status cifar_record(sim_ctx *ctx, dataset *tmp, size_t k, const unsigned char *rec,
+                               const char *path, size_t r)
+{
+    if (rec[0] >= 10)
+        return ctx_error(ctx, SIM_EFORMAT, "%s: label of record %zu is %d, expected 0..9", path,
+                         r, rec[0]);
+    tmp->labels[k] = rec[0];
+    memcpy(tmp->pixels + k * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
+    return SIM_OK;
+}
+
+static void cifar_finish(dataset *tmp, const char *dir, int train)
+{
+    tmp->c = 3;
+    tmp->h = tmp->w = CIFAR_SIDE;
+    tmp->classes = 10;
+    tmp->train = train ? 1 : 0;
+    snprintf(tmp->name, sizeof tmp->name, "cifar10");
+    snprintf(tmp->path, sizeof tmp->path, "%s", dir);
+}
+
+sim_status dataset_parse_cifar10(sim_ctx *ctx, dataset *ds, const void *buf, size_t len,
+                                 int train)
+{
+    memset(ds, 0, sizeof *ds);
+    const char *name = "(memory)";
+    if (len == 0 || len % CIFAR_RECORD != 0)
+        return ctx_error(ctx, SIM_EFORMAT,
+                         "%s: size %zu bytes is not a positive multiple of %d (1 label + %d "
+                         "pixel bytes per record)",
+                         name, len, CIFAR_RECORD, CIFAR_PIXELS);
+    size_t total = len / CIFAR_RECORD;
+    if (total > DATASET_MAX_IMAGES || total > DATASET_MAX_BYTES / CIFAR_PIXELS)
+        return ctx_error(ctx, SIM_EFORMAT, "%s: more than %zu images", name,
+                         DATASET_MAX_BYTES / CIFAR_PIXELS);
+    dataset tmp = {0};
+    sim_status s = SIM_OK;
+    tmp.n = (int)total;
+    tmp.pixels = mem_calloc(ctx, MEM_DATA, total, CIFAR_PIXELS);
+    tmp.labels = mem_calloc(ctx, MEM_DATA, total, sizeof *tmp.labels);
+    if (!tmp.pixels || !tmp.labels)
+        s = SIM_ENOMEM;
+    const unsigned char *p = buf;
+    for (size_t k = 0; k < total && s == SIM_OK; k++)
+        s = cifar_record(ctx, &tmp, k, p + k * CIFAR_RECORD, name, k);
     if (s != SIM_OK) {
         dataset_free(ctx, &tmp);
         return s;
     }
-    tmp.c = 1;
-    tmp.h = (int)fi.dims[1];
-    tmp.w = (int)fi.dims[2];
-    tmp.classes = 10;
-    tmp.train = train ? 1 : 0;
-    snprintf(tmp.name, sizeof tmp.name, "fmnist");
-    snprintf(tmp.path, sizeof tmp.path, "%s", dir);
+    cifar_finish(&tmp, name, train);
     *ds = tmp;
     return SIM_OK;
 }
-
-/* ---- CIFAR-10 ---- */
 
 sim_status dataset_load_cifar10(sim_ctx *ctx, dataset *ds, const char *dir, int train)
 {
@@ -347,9 +477,9 @@ sim_status dataset_load_cifar10(sim_ctx *ctx, dataset *ds, const char *dir, int 
         else {
             counts[i] = (size_t)(st.st_size / CIFAR_RECORD);
             total += counts[i];
-            if (total > DATASET_MAX_IMAGES)
-                s = ctx_error(ctx, SIM_EFORMAT, "%s: more than %d images in total", paths[i],
-                              DATASET_MAX_IMAGES);
+            if (total > DATASET_MAX_IMAGES || total > DATASET_MAX_BYTES / CIFAR_PIXELS)
+                s = ctx_error(ctx, SIM_EFORMAT, "%s: more than %zu images in total", paths[i],
+                              DATASET_MAX_BYTES / CIFAR_PIXELS);
         }
     }
     if (s != SIM_OK)
@@ -373,13 +503,8 @@ sim_status dataset_load_cifar10(sim_ctx *ctx, dataset *ds, const char *dir, int 
             if (fread(rec, 1, sizeof rec, fp) != sizeof rec)
                 s = ctx_error(ctx, SIM_EIO, "%s: read error or file shrank at record %zu: %s",
                               paths[i], r, ferror(fp) ? strerror(errno) : "end of file");
-            else if (rec[0] >= 10)
-                s = ctx_error(ctx, SIM_EFORMAT, "%s: label of record %zu is %d, expected 0..9",
-                              paths[i], r, rec[0]);
-            else {
-                tmp.labels[k] = rec[0];
-                memcpy(tmp.pixels + k * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
-            }
+            else
+                s = cifar_record(ctx, &tmp, k, rec, paths[i], r);
         }
         if (fclose(fp) != 0 && s == SIM_OK)
             s = ctx_error(ctx, SIM_EIO, "%s: close failed: %s", paths[i], strerror(errno));
@@ -388,12 +513,7 @@ sim_status dataset_load_cifar10(sim_ctx *ctx, dataset *ds, const char *dir, int 
         dataset_free(ctx, &tmp);
         return s;
     }
-    tmp.c = 3;
-    tmp.h = tmp.w = CIFAR_SIDE;
-    tmp.classes = 10;
-    tmp.train = train ? 1 : 0;
-    snprintf(tmp.name, sizeof tmp.name, "cifar10");
-    snprintf(tmp.path, sizeof tmp.path, "%s", dir);
+    cifar_finish(&tmp, dir, train);
     *ds = tmp;
     return SIM_OK;
 }

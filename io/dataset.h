@@ -31,6 +31,12 @@
 /* Sane bounds for headers (anything larger is rejected as corrupt). */
 #define DATASET_MAX_IMAGES 10000000
 #define DATASET_MAX_SIDE 4096
+/* Resource bound: a loader never allocates more than DATASET_MAX_BYTES of
+ * pixels (plus n ints of labels and the n label bytes of an IDX file), and
+ * only after the data is proven present (a header claiming more data than
+ * the file holds allocates nothing). Fashion-MNIST's training split is
+ * 47 MB, CIFAR-10's 154 MB. */
+#define DATASET_MAX_BYTES ((size_t)1 << 32)
 
 typedef struct {
     int n, c, h, w, classes;
@@ -72,6 +78,14 @@ sim_status dataset_load_fmnist(sim_ctx *ctx, dataset *ds, const char *dir, int t
 /* Load CIFAR-10 (binary version) from dir (NULL: DATASET_CIFAR10_DIR):
  * data_batch_1..5.bin for train, test_batch.bin otherwise. */
 sim_status dataset_load_cifar10(sim_ctx *ctx, dataset *ds, const char *dir, int train);
+/* The same parsers on bytes in memory (fuzzing, tests, data from elsewhere):
+ * an IDX image file and its label file, each gzipped or plain, and one
+ * CIFAR-10 batch file. Same checks and messages, with "(images)",
+ * "(labels)" or "(memory)" in place of the file name. */
+sim_status dataset_parse_fmnist(sim_ctx *ctx, dataset *ds, const void *images, size_t images_len,
+                                const void *labels, size_t labels_len, int train);
+sim_status dataset_parse_cifar10(sim_ctx *ctx, dataset *ds, const void *buf, size_t len,
+                                 int train);
 /* Load by name: "fmnist" (also "fashion-mnist") or "cifar10". */
 sim_status dataset_load(sim_ctx *ctx, dataset *ds, const char *name, const char *dir,
                         int train);

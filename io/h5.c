@@ -9,7 +9,10 @@
 #include "h5.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -352,8 +355,14 @@ sim_status h5_open_rw(sim_ctx *ctx, h5_file *f, const char *path)
     return s;
 }
 
-/* Create `path` (the name the OS sees) for f, truncating it. */
-static sim_status create_file(sim_ctx *ctx, h5_file *f, const char *path, const char *what)
+/* Create `path` (the name the OS sees) for f, truncating it. in_memory: the
+ * HDF5 file lives in memory (core driver, no backing store) and `path` is
+ * left empty, to be written by write_image at commit; HDF5 then never writes
+ * to disk, so a full disk cannot fail inside the library (whose H5Fclose,
+ * after a failed flush, leaves a file behind that crashes H5_term_library at
+ * exit - found by tests/crash/kill_train.sh with libhdf5 1.10.8). */
+static sim_status create_file(sim_ctx *ctx, h5_file *f, const char *path, const char *what,
+                              int in_memory)
 {
     /* open(2) first: its errno says clearly why a directory is unusable */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -364,6 +373,10 @@ static sim_status create_file(sim_ctx *ctx, h5_file *f, const char *path, const 
         return ctx_error(ctx, SIM_EIO, "%s: cannot create %s: %s", f->path, path,
                          strerror(errno));
     hid_t fapl = strong_fapl();
+    if (fapl >= 0 && in_memory && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        H5Pclose(fapl);
+        fapl = H5I_INVALID_HID;
+    }
     if (fapl < 0)
         return lib_error(ctx, f, "cannot set up", "file access");
     f->id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -382,7 +395,7 @@ static sim_status create_impl(sim_ctx *ctx, h5_file *f, const char *path)
     sim_status s = set_path(ctx, f, path);
     if (s != SIM_OK)
         return s;
-    return create_file(ctx, f, path, "");
+    return create_file(ctx, f, path, "", 0);
 }
 
 sim_status h5_create(sim_ctx *ctx, h5_file *f, const char *path)
@@ -410,7 +423,8 @@ sim_status h5_close(sim_ctx *ctx, h5_file *f)
     return s;
 }
 
-static sim_status create_atomic_impl(sim_ctx *ctx, const char *final_path, h5_file *w)
+static sim_status create_atomic_impl(sim_ctx *ctx, const char *final_path, h5_file *w,
+                                     int in_memory)
 {
     sim_status s = set_path(ctx, w, final_path);
     if (s != SIM_OK)
@@ -424,7 +438,8 @@ static sim_status create_atomic_impl(sim_ctx *ctx, const char *final_path, h5_fi
         w->tmp[0] = '\0';
         return ctx_error(ctx, SIM_EINVAL, "%s: file name too long for a temporary", final_path);
     }
-    s = create_file(ctx, w, w->tmp, "temporary");
+    s = create_file(ctx, w, w->tmp, "temporary", in_memory);
+    w->in_memory = in_memory;
     if (s != SIM_OK) {
         if (unlink(w->tmp) != 0 && errno != ENOENT) {
             /* nothing more to do: the error above is the one to report */
@@ -437,8 +452,49 @@ static sim_status create_atomic_impl(sim_ctx *ctx, const char *final_path, h5_fi
 sim_status h5_create_atomic(sim_ctx *ctx, const char *final_path, h5_file *w)
 {
     sim_status s;
-    QUIET(create_atomic_impl(ctx, final_path, w));
+    QUIET(create_atomic_impl(ctx, final_path, w, 0));
     return s;
+}
+
+sim_status h5_create_atomic_mem(sim_ctx *ctx, const char *final_path, h5_file *w)
+{
+    sim_status s;
+    QUIET(create_atomic_impl(ctx, final_path, w, 1));
+    return s;
+}
+
+int h5_remove_stale_tmp(const char *final_path)
+{
+    char dir[H5IO_PATHMAX], prefix[H5IO_PATHMAX];
+    const char *slash = strrchr(final_path, '/');
+    const char *base = slash ? slash + 1 : final_path;
+    int nd = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - final_path + 1), final_path)
+                   : snprintf(dir, sizeof dir, ".");
+    int np = snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    if (nd < 0 || (size_t)nd >= sizeof dir || np < 0 || (size_t)np >= sizeof prefix)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, (size_t)np) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(e->d_name + np, &end, 10);
+        if (errno || end == e->d_name + np || *end != '\0' || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to judge): its writer may still commit it */
+        char path[2 * H5IO_PATHMAX];
+        snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", e->d_name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 /* fsync a file or directory by name. */
@@ -458,13 +514,53 @@ static int fsync_path(const char *path, int dir)
     return r;
 }
 
+/* The in-memory file of an atomic write goes to the temporary with plain
+ * write(2)s, so EFBIG and ENOSPC come back to us as one clear error. */
+static sim_status write_image(sim_ctx *ctx, h5_file *w)
+{
+    sim_status s = SIM_OK;
+    unsigned char *img = NULL;
+    ssize_t n = -1;
+    if (H5Fflush(w->id, H5F_SCOPE_GLOBAL) < 0 || (n = H5Fget_file_image(w->id, NULL, 0)) < 0)
+        s = lib_error(ctx, w, "cannot serialize temporary", w->tmp);
+    else if (!(img = mem_alloc(ctx, MEM_SCRATCH, (size_t)n)))
+        s = SIM_ENOMEM;
+    else if (H5Fget_file_image(w->id, img, (size_t)n) != n)
+        s = lib_error(ctx, w, "cannot serialize temporary", w->tmp);
+    herr_t e = H5Fclose(w->id);
+    w->id = H5I_INVALID_HID;
+    if (s == SIM_OK && e < 0)
+        s = lib_error(ctx, w, "cannot close temporary", w->tmp);
+    int fd = -1;
+    if (s == SIM_OK && (fd = open(w->tmp, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
+        s = ctx_error(ctx, SIM_EIO, "%s: cannot open temporary %s: %s", w->path, w->tmp,
+                      strerror(errno));
+    for (size_t off = 0; s == SIM_OK && off < (size_t)n;) {
+        ssize_t k = write(fd, img + off, (size_t)n - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            s = ctx_error(ctx, SIM_EIO, "%s: cannot write temporary %s (%zd bytes): %s",
+                          w->path, w->tmp, n, k < 0 ? strerror(errno) : "no progress");
+        else
+            off += (size_t)k;
+    }
+    if (fd >= 0 && close(fd) != 0 && s == SIM_OK)
+        s = ctx_error(ctx, SIM_EIO, "%s: cannot write temporary %s: %s", w->path, w->tmp,
+                      strerror(errno));
+    mem_free(ctx, img);
+    return s;
+}
+
 static sim_status commit_impl(sim_ctx *ctx, h5_file *w)
 {
     if (!w->tmp[0])
         return ctx_error(ctx, SIM_EINVAL, "%s: not an atomic write (use h5_create_atomic)",
                          w->path);
     sim_status s = SIM_OK;
-    if (w->id >= 0) {
+    if (w->id >= 0 && w->in_memory) {
+        s = write_image(ctx, w);
+    } else if (w->id >= 0) {
         herr_t e = H5Fclose(w->id);
         w->id = H5I_INVALID_HID;
         if (e < 0)
@@ -1023,7 +1119,13 @@ static sim_status get_attr_str_impl(sim_ctx *ctx, const h5_file *f, const char *
             s = lib_error(ctx, f, "cannot read attribute", name);
             goto done;
         }
-        size_t n = v ? strlen(v) : 0;
+        size_t n = v ? strnlen(v, H5IO_MAX_STR + 1) : 0;
+        if (n > H5IO_MAX_STR) {
+            H5free_memory(v);
+            s = ctx_error(ctx, SIM_EFORMAT, "%s: attribute %s on %s: longer than %zu bytes",
+                          f->path, name, obj_name(obj), H5IO_MAX_STR);
+            goto done;
+        }
         *out = mem_alloc(ctx, MEM_SCRATCH, n + 1);
         if (*out)
             memcpy(*out, v ? v : "", n + 1);
@@ -1035,6 +1137,11 @@ static sim_status get_attr_str_impl(sim_ctx *ctx, const h5_file *f, const char *
         size_t n = H5Tget_size(t);
         if (n == 0 || n == SIZE_MAX) {
             s = lib_error(ctx, f, "cannot read the size of attribute", name);
+            goto done;
+        }
+        if (n > H5IO_MAX_STR) {
+            s = ctx_error(ctx, SIM_EFORMAT, "%s: attribute %s on %s: %zu bytes, expected at most "
+                          "%zu", f->path, name, obj_name(obj), n, H5IO_MAX_STR);
             goto done;
         }
         /* convert to a NUL-terminated string one byte longer */

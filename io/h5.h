@@ -15,7 +15,11 @@
  *
  * Files meant to appear complete or not at all (checkpoints) are written with
  * h5_create_atomic: a temporary FINAL.tmp.<pid> in the same directory, closed,
- * fsync'ed and renamed onto FINAL by h5_commit_atomic.
+ * fsync'ed and renamed onto FINAL by h5_commit_atomic. Small files
+ * (checkpoints) use h5_create_atomic_mem: the HDF5 file is built in memory
+ * and written by us at commit, so a full disk is one clear error, never a
+ * failure inside libhdf5 (whose file, after a failed flush, crashes
+ * H5_term_library at exit in 1.10.8).
  *
  * No hid_t escapes these helpers except h5_file.id; every error path closes
  * what it opened. */
@@ -30,6 +34,9 @@
 
 #define H5IO_MAXDIM 8 /* most dimensions h5_shape reports */
 #define H5IO_PATHMAX 4096
+/* Longest string attribute h5_get_attr_str returns (resource bound: a file
+ * claiming a longer one is rejected before we allocate for it). */
+#define H5IO_MAX_STR ((size_t)1 << 20)
 
 /* How numbers are stored in (or held in memory for) a dataset. */
 typedef enum {
@@ -49,6 +56,7 @@ typedef struct {
     int writable;               /* opened for writing */
     char path[H5IO_PATHMAX];    /* the name used in messages (the final path) */
     char tmp[H5IO_PATHMAX];     /* atomic writes: the temporary file, else "" */
+    int in_memory;              /* h5_create_atomic_mem: built in memory until commit */
 } h5_file;
 
 /* ---- HDF5's own error reporting ---- */
@@ -87,12 +95,20 @@ sim_status h5_close(sim_ctx *ctx, h5_file *f);
  * same directory and opens it in w. Fails here, with the reason, when the
  * directory is missing or not writable. */
 sim_status h5_create_atomic(sim_ctx *ctx, const char *final_path, h5_file *w);
+/* The same, with the HDF5 file held in memory (core driver) until
+ * h5_commit_atomic writes it to the temporary with plain write(2)s: for
+ * files that fit in memory twice (the image is copied once at commit). */
+sim_status h5_create_atomic_mem(sim_ctx *ctx, const char *final_path, h5_file *w);
 /* Close w, fsync the temporary, rename it onto the final path and fsync the
  * directory. On failure the temporary is removed and the final path is left
  * as it was. */
 sim_status h5_commit_atomic(sim_ctx *ctx, h5_file *w);
 /* Close w and remove the temporary; the final path is untouched. */
 void h5_abort_atomic(sim_ctx *ctx, h5_file *w);
+/* Remove final_path.tmp.<pid> files whose process no longer exists (left by
+ * a writer that was killed). Returns how many were removed (-1 when the
+ * directory cannot be read). */
+int h5_remove_stale_tmp(const char *final_path);
 
 /* ---- datasets ---- */
 

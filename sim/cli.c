@@ -104,6 +104,13 @@ void cli_model_begin(cli_model *cm)
 int cli_model_option(sim_ctx *ctx, cli_model *cm, const char *name, const char *val)
 {
     long v = 0;
+    if (!strcmp(name, "model")) {
+        if (trev_parse_model(ctx, val, &cm->model) != SIM_OK) {
+            ctx_error(ctx, SIM_EINVAL, "--model: expected trevsnn or lif, found '%s'", val);
+            return -1;
+        }
+        return 1;
+    }
     if (!strcmp(name, "preset")) {
         trev_config tmp;
         if (trev_preset(ctx, &tmp, val) != SIM_OK) {
@@ -174,5 +181,8 @@ sim_status cli_model_config(sim_ctx *ctx, const cli_model *cm, trev_config *cfg)
         memcpy(cfg->channels, cm->channels, sizeof cfg->channels);
     if (cm->inter_supv >= 0)
         cfg->inter_supv = cm->inter_supv;
+    cfg->model = cm->model;
+    if (cm->model == TREV_MODEL_LIF)
+        cfg->inter_supv = 0; /* one head: the mean of the per-timestep logits */
     return trev_config_check(ctx, cfg);
 }

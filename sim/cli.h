@@ -30,11 +30,13 @@ void cli_help(FILE *out, const char *usage, const char *about, const cli_opt *op
 /* The command line joined with spaces (for checkpoints and traces). */
 void cli_join(char *buf, size_t len, int argc, char **argv);
 
-/* Model options shared by train and info: preset, T, channels, kernel,
- * no-inter-supv. Returns 1 if `name` was one of them (handled), 0 if not,
- * -1 on a bad value (error in ctx). Call cli_model_begin first. */
+/* Model options shared by train, info and bench-train: model, preset, T,
+ * channels, kernel, no-inter-supv (the lif model implies no-inter-supv).
+ * Returns 1 if `name` was one of them (handled), 0 if not, -1 on a bad value
+ * (error in ctx). Call cli_model_begin first. */
 typedef struct {
     char preset[16];
+    int model;                 /* trev_model_kind (default trevsnn) */
     int T, kernel, inter_supv; /* 0 / -1: not given */
     int channels[TREV_LEVELS];
     int have_channels;
@@ -43,7 +45,8 @@ void cli_model_begin(cli_model *cm);
 int cli_model_option(sim_ctx *ctx, cli_model *cm, const char *name, const char *val);
 sim_status cli_model_config(sim_ctx *ctx, const cli_model *cm, trev_config *cfg);
 #define CLI_MODEL_OPTS                                                                             \
-    {"preset", "P", "model preset: fmnist (default), cifar10, tiny, small"},                     \
+    {"model", "NAME", "trevsnn (default) or lif (conventional multi-timestep LIF baseline)"},   \
+        {"preset", "P", "model preset: fmnist (default), cifar10, tiny, small"},                 \
         {"T", "N", "timesteps (columns), 1..64"},                                                 \
         {"channels", "A,B,C,D", "channels of the four levels"},                                   \
         {"kernel", "K", "depthwise kernel size (odd)"},                                           \

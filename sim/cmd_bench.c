@@ -48,7 +48,9 @@ int cmd_bench_train(int argc, char **argv)
         if (r)
             continue;
         if (!strcmp(n, "help")) {
-            cli_help(stdout, "sim bench-train [--preset P] [--T N] [--mode rev|plain] [options]",
+            cli_help(stdout,
+                     "sim bench-train [--model trevsnn|lif] [--preset P] [--T N] "
+                     "[--mode rev|plain] [options]",
                      "Training images/s (median of bursts), activation bytes and peak RSS of one\n"
                      "configuration, as one JSON object.",
                      opts);
@@ -124,9 +126,14 @@ int cmd_bench_train(int argc, char **argv)
     summary sm;
     summary_of(&sm, rates, (size_t)repeats, sorted);
     double gflops = blas_measure_gflops(512, 0.5);
-    printf("{\"preset\": \"%s\", \"T\": %d, \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, "
-           "\"precision\": \"%s\", \"images_per_s\": %.1f, \"images_per_s_runs\": [",
-           cfg.preset, cfg.T, mode == TREV_REV ? "rev" : "plain", batch, threads, REAL_NAME,
+    /* the LIF baseline has one training mode (BPTT over every timestep) */
+    const char *mode_name = cfg.model == TREV_MODEL_LIF ? "bptt"
+                            : mode == TREV_REV           ? "rev"
+                                                         : "plain";
+    printf("{\"model\": \"%s\", \"preset\": \"%s\", \"T\": %d, \"mode\": \"%s\", \"batch\": %ld, "
+           "\"threads\": %ld, \"precision\": \"%s\", \"images_per_s\": %.1f, "
+           "\"images_per_s_runs\": [",
+           trev_model_name(cfg.model), cfg.preset, cfg.T, mode_name, batch, threads, REAL_NAME,
            sm.median);
     for (long r = 0; r < repeats; r++)
         printf("%s%.1f", r ? ", " : "", rates[r]);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sim/cli.h"
+#include "sim/cmd_parse.h"
 #include "sim/commands.h"
 
 int cmd_fail(const char *cmd, sim_ctx *ctx)
@@ -14,49 +15,60 @@ int cmd_fail(const char *cmd, sim_ctx *ctx)
     return rc;
 }
 
+static const cli_opt opts[] = {
+    CLI_MODEL_OPTS,
+    {"batch", "N", "batch size for the memory figures (default 64)"},
+    {"json", NULL, "print JSON"},
+    {"help", NULL, "this text"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_info_parse(sim_ctx *ctx, int argc, char **argv, trev_config *cfg, long *batch, int *json)
+{
+    cli_model cm;
+    cli_model_begin(&cm);
+    *batch = 64;
+    *json = 0;
+    for (int i = 1; i < argc;) {
+        const char *val;
+        int k = cli_next(ctx, argc, argv, &i, opts, &val, NULL);
+        if (k < 0)
+            return -1;
+        const char *name = opts[k].name;
+        int r = cli_model_option(ctx, &cm, name, val);
+        if (r < 0)
+            return -1;
+        if (r)
+            continue;
+        if (!strcmp(name, "batch") && cli_long(ctx, "batch", val, 1, 4096, batch) != SIM_OK)
+            return -1;
+        if (!strcmp(name, "json"))
+            *json = 1;
+        if (!strcmp(name, "help"))
+            return 1;
+    }
+    return cli_model_config(ctx, &cm, cfg) == SIM_OK ? 0 : -1;
+}
+
 int cmd_info(int argc, char **argv)
 {
-    static const cli_opt opts[] = {
-        CLI_MODEL_OPTS,
-        {"batch", "N", "batch size for the memory figures (default 64)"},
-        {"json", NULL, "print JSON"},
-        {"help", NULL, "this text"},
-        {NULL, NULL, NULL},
-    };
     sim_ctx ctx;
     if (ctx_init(&ctx, 1) != SIM_OK)
         return 1;
-    cli_model cm;
-    cli_model_begin(&cm);
     long batch = 64;
     int json = 0;
-    for (int i = 1; i < argc;) {
-        const char *val;
-        int k = cli_next(&ctx, argc, argv, &i, opts, &val, NULL);
-        if (k < 0)
-            return cmd_fail("info", &ctx);
-        const char *name = opts[k].name;
-        int r = cli_model_option(&ctx, &cm, name, val);
-        if (r < 0)
-            return cmd_fail("info", &ctx);
-        if (r)
-            continue;
-        if (!strcmp(name, "batch") && cli_long(&ctx, "batch", val, 1, 4096, &batch) != SIM_OK)
-            return cmd_fail("info", &ctx);
-        if (!strcmp(name, "json"))
-            json = 1;
-        if (!strcmp(name, "help")) {
-            cli_help(stdout, "sim info [--preset P] [--T N] [--batch N] [--json]",
-                     "Parameter count, forward MACs per image and training memory per role\n"
-                     "(reversible and plain mode) of a T-RevSNN configuration.",
-                     opts);
-            ctx_free(&ctx);
-            return 0;
-        }
-    }
     trev_config cfg;
+    int pr = cmd_info_parse(&ctx, argc, argv, &cfg, &batch, &json);
+    if (pr > 0) {
+        cli_help(stdout, "sim info [--preset P] [--T N] [--batch N] [--json]",
+                 "Parameter count, forward MACs per image and training memory per role\n"
+                 "(reversible and plain mode) of a T-RevSNN configuration.",
+                 opts);
+        ctx_free(&ctx);
+        return 0;
+    }
     trev_model *m = NULL;
-    if (cli_model_config(&ctx, &cm, &cfg) != SIM_OK || trev_create(&ctx, &m, &cfg, 0) != SIM_OK)
+    if (pr < 0 || trev_create(&ctx, &m, &cfg, 0) != SIM_OK)
         return cmd_fail("info", &ctx);
     size_t rev[MEM_NROLES], plain[MEM_NROLES];
     if (trev_plan_bytes(&ctx, m, (int)batch, TREV_REV, rev) != SIM_OK ||
@@ -82,7 +94,9 @@ int cmd_info(int argc, char **argv)
         }
         printf("}}\n");
     } else {
-        printf("preset %s: channels %d,%d,%d,%d, T %d, kernel %d, input %dx%dx%d, %d classes\n",
+        printf("%spreset %s: channels %d,%d,%d,%d, T %d, kernel %d, input %dx%dx%d, %d classes\n",
+               cfg.model == TREV_MODEL_LIF ? "LIF baseline (one training mode: BPTT; rev = plain), "
+                                           : "",
                cfg.preset, cfg.channels[0], cfg.channels[1], cfg.channels[2], cfg.channels[3],
                cfg.T, cfg.kernel, cfg.in_channels, cfg.input_size, cfg.input_size, cfg.classes);
         printf("parameters      %zu (learnable, all heads)\n", params);

@@ -17,6 +17,7 @@
 #include "sim/cli.h"
 #include "sim/commands.h"
 #include "sim/progress.h"
+#include "topology/lifnet.h"
 #include "topology/trevnet.h"
 
 #define MAXPOP 64
@@ -144,7 +145,10 @@ static sim_status time_dense(sim_ctx *ctx, trev_model *m, const dataset *ds,
         /* the turn-off sites (block inputs and hidden layers): per column and
          * level, after the Down and Up sites, come h1, s1, h2, s2 */
         spikes[i] = 0;
-        for (int t = 0, k = 0; t < c->T; t++)
+        if (c->model == TREV_MODEL_LIF) /* the LIF baseline: every site is a LIF population */
+            for (int k = 0; k < rec.nsites; k++)
+                spikes[i] += rec.site_spikes[k];
+        for (int t = 0, k = 0; c->model == TREV_MODEL_TREVSNN && t < c->T; t++)
             for (int l = 0; l < TREV_LEVELS; l++) {
                 k += (l > 0) + (t > 0 && l < 3);
                 for (int j = 0; j < 4; j++, k++)
@@ -282,7 +286,9 @@ int cmd_run(int argc, char **argv)
     eo.on_step = on_step;
     eo.ud = lg;
     trevnet net;
-    if (!lg || trevnet_build(&ctx, &net, m, &eo) != SIM_OK) {
+    /* the checkpoint's model decides the network (trevnet.h or lifnet.h) */
+    const int lif = cfg->model == TREV_MODEL_LIF;
+    if (!lg || (lif ? lifnet_build : trevnet_build)(&ctx, &net, m, &eo) != SIM_OK) {
         free(lg);
         dataset_free(&ctx, &ds);
         trev_destroy(&ctx, m);
@@ -335,7 +341,7 @@ int cmd_run(int argc, char **argv)
         trevnet_stats rs;
         lg->sample = i;
         if (st == SIM_OK)
-            st = trevnet_run_image(&ctx, &net, img, logits, &rs);
+            st = (lif ? lifnet_run_image : trevnet_run_image)(&ctx, &net, img, logits, &rs);
         if (st == SIM_OK)
             st = lg->st;
         if (st != SIM_OK)
@@ -351,7 +357,7 @@ int cmd_run(int argc, char **argv)
         spk_sites[i] = 0;
         for (int p = 0; p < net.e.npop; p++) {
             const population *pp = engine_pop(&net.e, p);
-            if (pp->model == NEURON_TURN_OFF)
+            if (pp->model == NEURON_TURN_OFF || pp->model == NEURON_LIF)
                 spk_sites[i] += (double)pp->spikes_total;
         }
         spk_sites[i] -= off_before;

@@ -8,6 +8,9 @@ int cmd_train(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench_train(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_serve(int argc, char **argv);       /* sim/cmd_serve.c */
+int cmd_bench_serve(int argc, char **argv); /* sim/cmd_bench_serve.c */
 /* Print the error of a failed command on one line, free the context and map
  * the status to an exit code (2 for usage errors, 1 otherwise). */
 struct sim_ctx;

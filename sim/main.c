@@ -25,6 +25,9 @@ static void usage(FILE *out)
             "commands:\n"
             "  --train     train a model (also: sim train); see sim --train --help\n"
             "  run         run test images through the event-driven engine\n"
+            "  analyze     summarize and plot a spike trace or a training log\n"
+            "  serve       serve live classification over HTTP (POST /v1/classify, GET /)\n"
+            "  bench-serve load test of the HTTP server: throughput, p50/p99 latency (JSON)\n"
             "  info        parameter count, MACs and memory per role of a configuration\n"
             "  bench-train training images/s and memory of one configuration (JSON)\n"
             "  --version   print version, precision, BLAS library and measured GFLOP/s\n"
@@ -88,9 +91,15 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "analyze"))
+        return cmd_analyze(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench-serve"))
+        return cmd_bench_serve(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench-train"))
         return cmd_bench_train(argc - 1, argv + 1);
-    fprintf(stderr, "sim: unknown command or option '%s' (expected --train, run, info, bench-train, --version, --help)\n",
+    fprintf(stderr, "sim: unknown command or option '%s' (expected --train, run, analyze, info, bench-train, --version, --help)\n",
             argv[1]);
     return 2;
 }

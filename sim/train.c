@@ -150,9 +150,15 @@ static void trainer_free(trainer *t)
         fclose(t->log);
 }
 
+static int nonfinite_model(trainer *t, char *msg, size_t len);
+
 static sim_status save(trainer *t, const char *path, int64_t epoch, int64_t batch_in_epoch)
 {
     sim_ctx *ctx = t->ctx;
+    char bad[160];
+    if (nonfinite_model(t, bad, sizeof bad)) /* never overwrite a good checkpoint with these */
+        return ctx_error(ctx, SIM_ENUMERIC, "at step %lld %s; not writing the checkpoint %s",
+                         (long long)t->opt.step, bad, path);
     ckpt_state s;
     memset(&s, 0, sizeof s);
     s.epoch = epoch;
@@ -178,6 +184,74 @@ static int all_finite(const real *x, size_t n)
         if (!isfinite((double)x[i]))
             return 0;
     return 1;
+}
+
+/* The first non-finite value of vals (laid out like the parameter table) as
+ * "<parameter name> <what> is NaN|Inf" in msg; 0 if all are finite.
+ * with_buffers: also look at BN buffers (they have no gradient). */
+static int nonfinite_param(const trev_model *m, const real *vals, const char *what,
+                           int with_buffers, char *msg, size_t len)
+{
+    for (int i = 0; i < trev_nparams(m); i++) {
+        const trev_param *p = trev_param_at(m, i);
+        if (p->buffer && !with_buffers)
+            continue;
+        const real *v = vals + p->offset;
+        for (size_t j = 0; j < p->n; j++)
+            if (!isfinite((double)v[j])) {
+                snprintf(msg, len, "%s %s is %s", p->name, what,
+                         isnan((double)v[j]) ? "NaN" : "Inf");
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* After a backward: the loss, then the turn-on states the model kept (every
+ * column in plain mode, the last in rev mode), then every gradient. */
+static int nonfinite_step(const trev_model *m, const trev_step *r, int n, char *msg, size_t len)
+{
+    if (!isfinite(r->loss)) {
+        snprintf(msg, len, "the loss is %s", isnan(r->loss) ? "NaN" : "Inf");
+        return 1;
+    }
+    const trev_config *c = trev_cfg(m);
+    for (int t = 0; t < c->T; t++)
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            const real *st = trev_state(m, t, l);
+            int R = trev_resolution(m, l);
+            if (!st || R < 1)
+                continue;
+            size_t cnt = (size_t)c->channels[l] * (size_t)n * (size_t)R * (size_t)R;
+            for (size_t j = 0; j < cnt; j++)
+                if (!isfinite((double)st[j])) {
+                    snprintf(msg, len, "turn-on state c[level %d, t %d] is %s", l, t,
+                             isnan((double)st[j]) ? "NaN" : "Inf");
+                    return 1;
+                }
+        }
+    return nonfinite_param(m, trev_grads((trev_model *)m), "gradient", 0, msg, len);
+}
+
+/* Parameters, optimizer moments and EMA must all be finite before they are
+ * written to a checkpoint. */
+static int nonfinite_model(trainer *t, char *msg, size_t len)
+{
+    if (nonfinite_param(t->m, trev_params(t->m), "parameter", 1, msg, len))
+        return 1;
+    if (t->opt.mom1 && nonfinite_param(t->m, t->opt.mom1, "first moment", 0, msg, len))
+        return 1;
+    if (t->opt.mom2 && nonfinite_param(t->m, t->opt.mom2, "second moment", 0, msg, len))
+        return 1;
+    return t->opt.ema && nonfinite_param(t->m, t->opt.ema, "EMA weight", 1, msg, len);
+}
+
+/* Hand a snapshot to o->on_progress (the --monitor page), with memory per role. */
+static void report(const train_opts *o, const sim_ctx *ctx, train_progress *p)
+{
+    for (int r = 0; r < MEM_NROLES; r++)
+        p->mem_current[r] = mem_current(ctx, (mem_role)r), p->mem_peak[r] = mem_peak(ctx, (mem_role)r);
+    o->on_progress(o->progress_ud, p);
 }
 
 sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
@@ -207,6 +281,10 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
         return ctx_error(ctx, SIM_EIO, "--log %s: cannot open for appending", o->log);
     if (o->out[0]) {
         h5_file probe;
+        int stale = h5_remove_stale_tmp(o->out);
+        if (stale > 0 && !o->quiet)
+            fprintf(stderr, "removed %d temporary file%s of %s left by killed runs\n", stale,
+                    stale > 1 ? "s" : "", o->out);
         if (h5_create_atomic(ctx, o->out, &probe) != SIM_OK) {
             char msg[sizeof ctx->err];
             snprintf(msg, sizeof msg, "%s", ctx->err);
@@ -298,9 +376,25 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
     }
     ckpt_state_free(ctx, &rs);
 
+    /* --on-nonfinite skip: a copy of the parameters taken before each step,
+     * so a skipped batch also leaves the BN running statistics untouched */
+    real *snap = NULL;
+    if (o->on_nonfinite == TRAIN_NONFINITE_SKIP &&
+        !(snap = mem_calloc(ctx, MEM_SCRATCH, trev_nvalues(t.m), sizeof *snap)))
+        st = SIM_ENOMEM;
     double t_start = progress_now();
     long steps_run = 0;
     for (int ep = epoch0; ep < o->epochs && st == SIM_OK; ep++) {
+        /* SIGINT/SIGTERM: checkpoint where we are and return - between
+         * epochs before the shuffle (a checkpoint at batch 0 means "shuffle
+         * on resume"), else after the current step (below) */
+        if (batch0 == 0 && o->stop && *o->stop) {
+            res->signalled = (int)*o->stop;
+            res->interrupted = 1;
+            if (o->out[0])
+                st = save(&t, o->out, ep, 0);
+            break;
+        }
         if (batch0 == 0) { /* a fresh epoch; a resumed one keeps its order */
             for (int i = 0; i < t.train.n; i++)
                 t.order[i] = i;
@@ -315,29 +409,54 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
         long nsteps = 0, correct = 0, seen = 0;
         mem_reset_peak(ctx);
         for (long b = batch0; b < steps_per_epoch; b++) {
+            if (b > 0 && o->stop && *o->stop) {
+                res->signalled = (int)*o->stop;
+                res->interrupted = 1;
+                if (o->out[0])
+                    st = save(&t, o->out, ep, b);
+                break;
+            }
             st = dataset_batch(ctx, &t.train, t.images, t.labels, t.order + b * o->batch, o->batch,
                                &t.norm, augp);
             if (st != SIM_OK)
                 break;
             trev_zero_grads(t.m);
+            if (snap)
+                memcpy(snap, trev_params(t.m), trev_nvalues(t.m) * sizeof *snap);
             trev_step r;
             st = trev_train_step(ctx, t.m, t.images, t.labels, o->batch, &r, o->check_rebuild);
             if (st != SIM_OK)
                 break;
-            int finite;
-            optim_grad_norm(t.m, &finite);
-            if (!isfinite(r.loss) || !finite) {
+            if (o->fault)
+                o->fault(o->fault_ud, t.m, t.opt.step + 1);
+            char bad[160];
+            if (nonfinite_step(t.m, &r, o->batch, bad, sizeof bad)) {
+                if (snap) {
+                    memcpy(trev_params(t.m), snap, trev_nvalues(t.m) * sizeof *snap);
+                    res->skipped++;
+                    if (!o->quiet)
+                        fprintf(stderr, "\n%s at step %lld (epoch %d, batch %ld): batch skipped "
+                                "(%ld so far)\n", bad, (long long)t.opt.step + 1, ep + 1, b + 1,
+                                res->skipped);
+                    continue;
+                }
                 st = ctx_error(ctx, SIM_ENUMERIC,
-                               "epoch %d step %lld: %s is not finite (loss %g); stopping without "
-                               "overwriting the last checkpoint",
-                               ep + 1, (long long)t.opt.step, isfinite(r.loss) ? "a gradient" : "the loss",
-                               r.loss);
+                               "%s at step %lld (epoch %d, batch %ld); stopping, the last "
+                               "checkpoint is kept (--on-nonfinite skip drops such batches)",
+                               bad, (long long)t.opt.step + 1, ep + 1, b + 1);
                 break;
             }
             if (r.max_rebuild_err > res->max_rebuild_err)
                 res->max_rebuild_err = r.max_rebuild_err;
             optim_clip(&t.opt);
             double lr = optim_step(&t.opt);
+            if (nonfinite_param(t.m, trev_params(t.m), "parameter", 0, bad, sizeof bad)) {
+                st = ctx_error(ctx, SIM_ENUMERIC,
+                               "%s after the update of step %lld (learning rate %g); stopping, "
+                               "the last checkpoint is kept",
+                               bad, (long long)t.opt.step, lr);
+                break;
+            }
             loss_sum += r.loss;
             for (int h = 0; h < r.nheads; h++)
                 head_sum[h] += r.head_loss[h];
@@ -354,6 +473,14 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
                          loss_sum / nsteps, (double)correct / seen, lr,
                          el > 0 ? seen / el : 0.0);
                 progress_update(&bar, b + 1, info);
+            }
+            if (o->on_progress) {
+                double el = progress_now() - t_ep;
+                train_progress p = {ep + 1, o->epochs, t.opt.step, (int64_t)steps_per_epoch * o->epochs,
+                                    b + 1, steps_per_epoch, r.loss, loss_sum / nsteps,
+                                    (double)correct / seen, lr, el > 0 ? seen / el : 0.0,
+                                    progress_now() - t_start, 0, 0, {0}, -1, {0}, {0}};
+                report(o, ctx, &p);
             }
             if (o->out[0] && o->ckpt_every > 0 && t.opt.step % o->ckpt_every == 0 &&
                 b + 1 < steps_per_epoch)
@@ -396,6 +523,16 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
             break;
         res->nheads = nheads;
         res->epochs_done = ep + 1;
+        if (o->on_progress) {
+            train_progress p = {ep + 1, o->epochs, t.opt.step, (int64_t)steps_per_epoch * o->epochs,
+                                steps_per_epoch, steps_per_epoch, 0, res->last_loss,
+                                seen ? (double)correct / seen : 0.0,
+                                optim_lr(&t.opt.cfg, (double)t.opt.step), ips,
+                                progress_now() - t_start, 1, nheads, {0}, res->test_acc_ema,
+                                {0}, {0}};
+            memcpy(p.test_acc, res->test_acc, sizeof p.test_acc);
+            report(o, ctx, &p);
+        }
         if (!o->quiet) {
             fprintf(stderr, "epoch %d: test accuracy %.2f%% (final head)", ep + 1,
                     100 * res->test_acc[nheads - 1]);
@@ -407,10 +544,10 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
             fprintf(t.log,
                     "{\"epoch\": %d, \"step\": %lld, \"loss\": %.6f, \"train_acc\": %.5f, "
                     "\"lr\": %.6g, \"images_per_s\": %.1f, \"epoch_seconds\": %.2f, "
-                    "\"test_acc\": [",
+                    "\"skipped_batches\": %ld, \"test_acc\": [",
                     ep + 1, (long long)t.opt.step, res->last_loss,
                     seen ? (double)correct / seen : 0.0, optim_lr(&t.opt.cfg, (double)t.opt.step),
-                    ips, ep_time);
+                    ips, ep_time, res->skipped);
             for (int h = 0; h < nheads; h++)
                 fprintf(t.log, "%s%.5f", h ? ", " : "", res->test_acc[h]);
             fprintf(t.log, "], \"head_loss\": [");
@@ -432,6 +569,7 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
     res->seconds = progress_now() - t_start;
     if (st == SIM_OK && !all_finite(trev_params(t.m), trev_nvalues(t.m)))
         st = ctx_error(ctx, SIM_ENUMERIC, "parameters became non-finite");
+    mem_free(ctx, snap);
     trainer_free(&t);
     return st;
 }

@@ -18,6 +18,7 @@
 #include "sim/rng.h"
 #include "topology/batchnorm.h"
 #include "topology/elementwise.h"
+#include "topology/lifsnn.h"
 #include "topology/loss.h"
 #include "topology/wsconv.h"
 
@@ -101,6 +102,11 @@ struct trev_model {
     real *hs, *hg, *hh, *ha, *hprob, *logits, *hgl, *hgg, *hgh, *hga; /* heads */
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
+
+    /* another network behind this API (trevsnn.h "model variants"): tab, p
+     * and g then belong to impl, everything above is unused */
+    const trev_variant *var;
+    void *impl;
 };
 
 /* ======================= configuration and presets ======================= */
@@ -153,8 +159,30 @@ sim_status trev_preset(sim_ctx *ctx, trev_config *cfg, const char *name)
                      "unknown preset '%s' (expected fmnist, cifar10, tiny or small)", name);
 }
 
+const char *trev_model_name(int model)
+{
+    return model == TREV_MODEL_LIF ? "lif" : model == TREV_MODEL_TREVSNN ? "trevsnn" : "?";
+}
+
+sim_status trev_parse_model(sim_ctx *ctx, const char *name, int *model)
+{
+    if (!strcmp(name, "trevsnn"))
+        *model = TREV_MODEL_TREVSNN;
+    else if (!strcmp(name, "lif"))
+        *model = TREV_MODEL_LIF;
+    else
+        return ctx_error(ctx, SIM_EINVAL, "unknown model '%s' (expected trevsnn or lif)", name);
+    return SIM_OK;
+}
+
 sim_status trev_config_check(sim_ctx *ctx, const trev_config *c)
 {
+    if (c->model != TREV_MODEL_TREVSNN && c->model != TREV_MODEL_LIF)
+        return ctx_error(ctx, SIM_EINVAL, "config: model %d, expected trevsnn or lif", c->model);
+    if (c->model == TREV_MODEL_LIF && c->inter_supv)
+        return ctx_error(ctx, SIM_EINVAL,
+                         "config: the lif model has one head (the mean over timesteps); "
+                         "inter_supv must be false");
     for (int l = 0; l < TREV_LEVELS; l++)
         if (c->channels[l] < 1 || c->channels[l] > 65536)
             return ctx_error(ctx, SIM_EINVAL, "config: channels[%d] = %d, expected 1..65536", l,
@@ -192,14 +220,16 @@ sim_status trev_config_check(sim_ctx *ctx, const trev_config *c)
 int trev_config_json(const trev_config *c, char *buf, size_t len)
 {
     return snprintf(buf, len,
-                    "{\"preset\": \"%s\", \"channels\": [%d, %d, %d, %d], \"T\": %d, "
+                    "{\"preset\": \"%s\", \"model\": \"%s\", \"channels\": [%d, %d, %d, %d], "
+                    "\"T\": %d, "
                     "\"kernel\": %d, \"in_channels\": %d, \"input_size\": %d, "
                     "\"stem_kernel\": %d, \"stem_stride\": %d, \"classes\": %d, "
                     "\"leaky_slope\": %.12g, \"label_smoothing\": %.12g, \"inter_supv\": %s, "
                     "\"bn_momentum\": %.12g, \"bn_eps\": %.12g, "
                     "\"normalization\": {\"mean\": [%.12g, %.12g, %.12g], "
                     "\"std\": [%.12g, %.12g, %.12g], \"raw_size\": %d, \"padding\": %d}}",
-                    c->preset, c->channels[0], c->channels[1], c->channels[2], c->channels[3],
+                    c->preset, trev_model_name(c->model), c->channels[0], c->channels[1],
+                    c->channels[2], c->channels[3],
                     c->T, c->kernel, c->in_channels, c->input_size, c->stem_kernel,
                     c->stem_stride, c->classes, c->leaky_slope, c->label_smoothing,
                     c->inter_supv ? "true" : "false", c->bn_momentum, c->bn_eps, c->mean[0],
@@ -415,6 +445,22 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
     m->R[1] = m->R[0] / 2;
     m->R[2] = m->R[1] / 2;
     m->R[3] = m->R[2];
+    if (cfg->model != TREV_MODEL_TREVSNN) {
+        trev_table tb;
+        m->var = lifsnn_variant();
+        st = m->var->create(ctx, &m->impl, cfg, train, &tb);
+        if (st != SIM_OK) {
+            mem_free(ctx, m);
+            return st;
+        }
+        m->tab = tb.tab;
+        m->ntab = m->cap = tb.ntab;
+        m->nval = tb.nval;
+        m->p = tb.p;
+        m->g = tb.g;
+        *out = m;
+        return SIM_OK;
+    }
     m->lev = mem_calloc(ctx, MEM_META, (size_t)cfg->T * TREV_LEVELS, sizeof *m->lev);
     if (!m->lev) {
         trev_destroy(ctx, m);
@@ -455,6 +501,11 @@ void trev_destroy(sim_ctx *ctx, trev_model *m)
 {
     if (!m)
         return;
+    if (m->var) { /* the variant owns the table and arrays */
+        m->var->destroy(ctx, m->impl);
+        mem_free(ctx, m);
+        return;
+    }
     free_plan(ctx, m);
     mem_free(ctx, m->p);
     mem_free(ctx, m->g);
@@ -673,6 +724,8 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
                            size_t out[MEM_NROLES])
 {
     memset(out, 0, MEM_NROLES * sizeof *out);
+    if (m->var)
+        return m->var->plan_bytes(ctx, m->impl, n, out);
     all_shapes sh;
     size_t acts, scr;
     trev_model tmp = *m;
@@ -699,6 +752,8 @@ static void set_shapes(trev_model *m, const all_shapes *sh, int n)
 
 sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
 {
+    if (m->var)
+        return m->var->prepare(ctx, m->impl, n);
     free_plan(ctx, m);
     if (n < 1)
         return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
@@ -1107,6 +1162,8 @@ static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const
 sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
                            int n, trev_step *res, int check_rebuild)
 {
+    if (m->var)
+        return m->var->train_step(ctx, m->impl, images, labels, n, res);
     sim_status st = use_batch(ctx, m, n);
     if (st == SIM_OK && !m->g)
         st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
@@ -1195,12 +1252,25 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
     return SIM_OK;
 }
 
-void trev_set_relaxed_spikes(trev_model *m, int on) { m->relaxed = on; }
-uint64_t trev_kink_signature(const trev_model *m) { return m->kink_hash; }
+void trev_set_relaxed_spikes(trev_model *m, int on)
+{
+    if (m->var)
+        m->var->set_relaxed(m->impl, on);
+    m->relaxed = on;
+}
+
+uint64_t trev_kink_signature(const trev_model *m)
+{
+    return m->var ? m->var->kink_signature(m->impl) : m->kink_hash;
+}
+
+void *trev_variant_impl(const trev_model *m) { return m->impl; }
 
 sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
                              int n, double *loss)
 {
+    if (m->var)
+        return m->var->forward_loss(ctx, m->impl, images, labels, n, loss);
     sim_status st = use_batch(ctx, m, n);
     if (st == SIM_OK)
         st = check_labels(ctx, m, labels, n);
@@ -1215,14 +1285,19 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
 
 const real *trev_state(const trev_model *m, int t, int l)
 {
-    if (!m->prepared || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
+    if (m->var || !m->prepared || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
         return NULL;
     if (m->mode == TREV_REV && t != m->cfg.T - 1)
         return NULL;
     return m->stp[t][l];
 }
 
-const real *trev_stem_output(const trev_model *m) { return m->prepared ? m->x : NULL; }
+const real *trev_stem_output(const trev_model *m)
+{
+    if (m->var)
+        return m->var->stem_output(m->impl);
+    return m->prepared ? m->x : NULL;
+}
 
 sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits)
 {
@@ -1232,6 +1307,8 @@ sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, re
 sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
                           trev_step *rec)
 {
+    if (m->var)
+        return m->var->infer_rec(ctx, m->impl, images, n, logits, rec);
     sim_status st = use_batch(ctx, m, n);
     if (st != SIM_OK)
         return st;
@@ -1263,6 +1340,8 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
 
 double trev_macs_per_image(const trev_model *m)
 {
+    if (m->var)
+        return m->var->macs_per_image(m->impl);
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel;
     double R2[TREV_LEVELS];

@@ -23,8 +23,14 @@
 #define TREV_LEVELS 4
 #define TREV_MAXT 64
 
+/* Which network a config describes: T-RevSNN (this file) or the
+ * conventional multi-timestep LIF baseline of topology/lifsnn.h, which runs
+ * behind the same trev_* API (see trev_variant below). */
+typedef enum { TREV_MODEL_TREVSNN = 0, TREV_MODEL_LIF = 1 } trev_model_kind;
+
 typedef struct {
     char preset[16];
+    int model;                 /* trev_model_kind */
     int channels[TREV_LEVELS]; /* C0..C3 */
     int T;                     /* timesteps = columns */
     int kernel;                /* depthwise kernel size k */
@@ -45,6 +51,9 @@ typedef struct {
 /* Fill cfg from a preset name: fmnist, cifar10, tiny, small (model.md §4).
  * Unknown name: SIM_ENOTFOUND with a message listing the presets. */
 sim_status trev_preset(sim_ctx *ctx, trev_config *cfg, const char *name);
+/* "trevsnn" / "lif" and back (SIM_EINVAL with a message for another name). */
+const char *trev_model_name(int model);
+sim_status trev_parse_model(sim_ctx *ctx, const char *name, int *model);
 /* Check a configuration (channels positive, input divisible by 16, T in
  * 1..TREV_MAXT, odd kernels, ...). */
 sim_status trev_config_check(sim_ctx *ctx, const trev_config *cfg);
@@ -147,5 +156,42 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
 
 /* Resolution of level l (R_l) and of the stem output. */
 int trev_resolution(const trev_model *m, int l);
+
+/* ---- model variants (STYLE.md item 3) ----
+ * A variant (cfg.model != TREV_MODEL_TREVSNN) implements the network behind
+ * the trev_* API: trev_create calls its create, which builds and owns the
+ * parameter table and the flat arrays and hands them out in a trev_table
+ * (trev_model borrows them, so the table accessors and the optimizer work
+ * unchanged); every other trev_* function dispatches to the table below.
+ * A variant has a single training mode: `mode` and `check_rebuild` are
+ * ignored, trev_state returns NULL. */
+typedef struct {
+    trev_param *tab;
+    int ntab;
+    size_t nval;
+    real *p, *g;
+} trev_table;
+
+typedef struct {
+    const char *name;
+    sim_status (*create)(sim_ctx *ctx, void **impl, const trev_config *cfg, int train,
+                         trev_table *tab);
+    void (*destroy)(sim_ctx *ctx, void *impl);
+    sim_status (*plan_bytes)(sim_ctx *ctx, const void *impl, int n, size_t out[MEM_NROLES]);
+    sim_status (*prepare)(sim_ctx *ctx, void *impl, int n);
+    sim_status (*train_step)(sim_ctx *ctx, void *impl, const real *images, const int *labels,
+                             int n, trev_step *res);
+    sim_status (*forward_loss)(sim_ctx *ctx, void *impl, const real *images, const int *labels,
+                               int n, double *loss);
+    sim_status (*infer_rec)(sim_ctx *ctx, void *impl, const real *images, int n, real *logits,
+                            trev_step *rec);
+    double (*macs_per_image)(const void *impl);
+    void (*set_relaxed)(void *impl, int on);
+    uint64_t (*kink_signature)(const void *impl);
+    const real *(*stem_output)(const void *impl);
+} trev_variant;
+
+/* The variant's own state (NULL for T-RevSNN), for the variant's accessors. */
+void *trev_variant_impl(const trev_model *m);
 
 #endif

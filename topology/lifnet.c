@@ -1,0 +1,329 @@
+/* lifnet.c - building the event-driven LIF baseline from a model and
+ * running images through it (see lifnet.h for the population layout). */
+#include "lifnet.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "neurons/lif.h"
+#include "topology/elementwise.h"
+#include "topology/wsconv.h"
+
+#define NPOPS (TREV_LEVELS * LIFNET_POPS_PER_LEVEL)
+
+enum { U0, B1IN, B1D1, B1H, B1P2, U1, B2IN, B2D1, B2H, B2P2, U2, OUT };
+static const char *const pop_suffix[LIFNET_POPS_PER_LEVEL] = {
+    "u0",    "b1.in", "b1.d1",     "b1.hidden", "b1.p2", "u1",
+    "b2.in", "b2.d1", "b2.hidden", "b2.p2",     "u2",    "out"};
+
+/* Build-time state: the model, and every temporary array handed to
+ * engine_create (freed once the engine has copied them). */
+typedef struct {
+    sim_ctx *ctx;
+    const trev_model *m;
+    sim_status st;
+    real *tmp[128];
+    int ntmp;
+} builder;
+
+static real *alloc_tmp(builder *b, size_t n)
+{
+    if (b->st != SIM_OK)
+        return NULL;
+    assert(b->ntmp < (int)(sizeof b->tmp / sizeof *b->tmp));
+    real *p = mem_calloc(b->ctx, MEM_SCRATCH, n ? n : 1, sizeof *p);
+    if (!p)
+        b->st = SIM_ENOMEM;
+    else
+        b->tmp[b->ntmp++] = p;
+    return p;
+}
+
+/* The parameter `name` (printf-style) with n_expected values, or NULL (an
+ * error is recorded). */
+static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
+{
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const trev_param *p = trev_param_find(b->m, name);
+    if (!p || p->n != n_expected) {
+        if (b->st == SIM_OK)
+            b->st = ctx_error(b->ctx, SIM_ENOTFOUND,
+                              "lifnet: parameter %s %s (expected %zu values)", name, p ? "has the wrong size" : "missing", n_expected);
+        return NULL;
+    }
+    return trev_params((trev_model *)b->m) + p->offset;
+}
+
+/* Standardized WSConv weight (Co, fan) of `prefix` into out, its bias into
+ * bias (may be NULL). */
+static void wsconv(builder *b, real *out, real *bias, int Co, int fan, const char *prefix)
+{
+    const real *w = param(b, (size_t)Co * fan, "%s/weight", prefix);
+    const real *g = param(b, (size_t)Co, "%s/gain", prefix);
+    const real *bb = param(b, (size_t)Co, "%s/bias", prefix);
+    real *stats = alloc_tmp(b, 2 * (size_t)Co);
+    if (b->st != SIM_OK)
+        return;
+    wsconv_standardize(out, stats, w, g, Co, fan);
+    if (bias)
+        memcpy(bias, bb, (size_t)Co * sizeof *bias);
+}
+
+/* Depthwise weight (C, k*k) scaled per channel by s (may be NULL) into w,
+ * bias (scaled too) added into bias. */
+static void depthwise(builder *b, real *w, real *bias, const real *s, int C, int kk,
+                      const char *prefix)
+{
+    const real *pw = param(b, (size_t)C * kk, "%s/weight", prefix);
+    const real *pb = param(b, (size_t)C, "%s/bias", prefix);
+    if (b->st != SIM_OK)
+        return;
+    for (int c = 0; c < C; c++) {
+        const real sc = s ? s[c] : 1;
+        for (int i = 0; i < kk; i++)
+            w[(size_t)c * kk + i] = sc * pw[(size_t)c * kk + i];
+        bias[c] += sc * pb[c];
+    }
+}
+
+/* Eval-mode BN of `prefix` folded into its conv: w_out = w * scale, the
+ * shift added into shift_out. */
+static void fold_bn(builder *b, real *w_out, real *shift_out, int Co, int fan, const char *prefix)
+{
+    const real *w = param(b, (size_t)Co * fan, "%s/conv/weight", prefix);
+    const real *bw = param(b, (size_t)Co, "%s/bn/weight", prefix);
+    const real *bb = param(b, (size_t)Co, "%s/bn/bias", prefix);
+    const real *rm = param(b, (size_t)Co, "%s/bn/running_mean", prefix);
+    const real *rv = param(b, (size_t)Co, "%s/bn/running_var", prefix);
+    if (b->st != SIM_OK)
+        return;
+    const double eps = trev_cfg(b->m)->bn_eps;
+    for (int o = 0; o < Co; o++) {
+        double s = (double)bw[o] / sqrt((double)rv[o] + eps);
+        for (int i = 0; i < fan; i++)
+            w_out[(size_t)o * fan + i] = (real)(w[(size_t)o * fan + i] * s);
+        shift_out[o] += (real)((double)bb[o] - (double)rm[o] * s);
+    }
+}
+
+sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const engine_opts *opts)
+{
+    memset(net, 0, sizeof *net);
+    const trev_config *c = trev_cfg(m);
+    if (c->model != TREV_MODEL_LIF)
+        return ctx_error(ctx, SIM_EINVAL, "lifnet: the model is %s, not lif",
+                         trev_model_name(c->model));
+    net->cfg = *c;
+    const int K = c->classes, k = c->kernel, kk = k * k, *C = c->channels;
+    int R[TREV_LEVELS];
+    for (int l = 0; l < TREV_LEVELS; l++)
+        R[l] = trev_resolution(m, l);
+    builder b = {ctx, m, SIM_OK, {NULL}, 0};
+    pop_spec pops[NPOPS];
+    char names[NPOPS][NEURON_NAME_MAX];
+    proj_spec projs[NPOPS * 2];
+    int np = 0;
+    char pre[96];
+
+    /* ---- populations (biases filled with the projections below) ---- */
+    for (int l = 0; l < TREV_LEVELS; l++)
+        for (int j = 0; j < LIFNET_POPS_PER_LEVEL; j++) {
+            const int i = l * LIFNET_POPS_PER_LEVEL + j;
+            const int ch = (j == B1H || j == B2H) ? 4 * C[l] : C[l];
+            const int lif = j == B1IN || j == B1H || j == B2IN || j == B2H || j == OUT;
+            snprintf(names[i], sizeof names[i], "L%d.%s", l, pop_suffix[j]);
+            pops[i] = pop_spec_make(names[i], lif ? NEURON_LIF : NEURON_RELAY, ch, R[l], R[l], i);
+            if (lif) { /* membrane tau * H: decay 1 - 1/tau, threshold tau * V_th */
+                pops[i].tau = (real)LIF_TAU;
+                pops[i].threshold = (real)(LIF_TAU * LIF_VTH);
+            }
+            pops[i].bias = alloc_tmp(&b, (size_t)ch);
+        }
+    if (b.st == SIM_OK)
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            net->pop_u0[l] = l * LIFNET_POPS_PER_LEVEL + U0;
+            net->pop_turnon[l] = l * LIFNET_POPS_PER_LEVEL + OUT;
+        }
+
+    /* ---- projections ---- */
+    for (int l = 0; l < TREV_LEVELS && b.st == SIM_OK; l++) {
+        const int base = l * LIFNET_POPS_PER_LEVEL, Cl = C[l];
+        if (l > 0) { /* Down: spikes of the level below, this timestep */
+            const int ks = l == 3 ? 1 : 3, fan = C[l - 1] * ks * ks;
+            real *w = alloc_tmp(&b, (size_t)Cl * fan);
+            snprintf(pre, sizeof pre, "lif/level%d/down", l);
+            fold_bn(&b, w, (real *)pops[base + U0].bias, Cl, fan, pre);
+            projs[np++] = l == 3 ? proj_spec_make(net->pop_turnon[l - 1], base + U0, PROJ_SPIKE,
+                                                  PROJ_CONV1X1, 0, w)
+                                 : proj_spec_conv(net->pop_turnon[l - 1], base + U0, PROJ_SPIKE,
+                                                  PROJ_CONV, 0, 3, 2, 1, w);
+        }
+        for (int blk = 0; blk < 2 && b.st == SIM_OK; blk++) {
+            const int u = base + (blk ? U1 : U0), in = base + (blk ? B2IN : B1IN);
+            const int d1 = base + (blk ? B2D1 : B1D1), hid = base + (blk ? B2H : B1H);
+            const int p2 = base + (blk ? B2P2 : B1P2), out = base + (blk ? U2 : U1);
+            real *wd1 = alloc_tmp(&b, (size_t)Cl * kk), *wp1 = alloc_tmp(&b, (size_t)4 * Cl * Cl);
+            real *wp2 = alloc_tmp(&b, (size_t)Cl * 4 * Cl), *wd2 = alloc_tmp(&b, (size_t)Cl * kk);
+            if (b.st != SIM_OK)
+                break;
+            snprintf(pre, sizeof pre, "lif/level%d/block%d", l, blk + 1);
+            char name[128];
+            snprintf(name, sizeof name, "%s/dw1", pre);
+            depthwise(&b, wd1, (real *)pops[d1].bias, NULL, Cl, kk, name);
+            snprintf(name, sizeof name, "%s/pw1", pre);
+            wsconv(&b, wp1, (real *)pops[hid].bias, 4 * Cl, Cl, name);
+            snprintf(name, sizeof name, "%s/pw2", pre);
+            wsconv(&b, wp2, (real *)pops[p2].bias, Cl, 4 * Cl, name);
+            const real *gamma = blk ? NULL : param(&b, (size_t)Cl, "%s/gamma", pre);
+            snprintf(name, sizeof name, "%s/dw2", pre);
+            depthwise(&b, wd2, (real *)pops[out].bias, gamma, Cl, kk, name);
+            projs[np++] = proj_spec_make(u, in, PROJ_GRADED, PROJ_IDENTITY, 0, NULL);
+            projs[np++] = proj_spec_conv(in, d1, PROJ_SPIKE, PROJ_DEPTHWISE, 0, k, 1, k / 2, wd1);
+            projs[np++] = proj_spec_make(d1, hid, PROJ_GRADED, PROJ_CONV1X1, 0, wp1);
+            projs[np++] = proj_spec_make(hid, p2, PROJ_SPIKE, PROJ_CONV1X1, 0, wp2);
+            projs[np++] = proj_spec_conv(p2, out, PROJ_GRADED, PROJ_DEPTHWISE, 0, k, 1, k / 2, wd2);
+            /* the residual */
+            projs[np++] = proj_spec_make(u, out, PROJ_GRADED, PROJ_IDENTITY, 0, NULL);
+        }
+        projs[np++] = proj_spec_make(base + U2, base + OUT, PROJ_GRADED, PROJ_IDENTITY, 0, NULL);
+    }
+    assert(np <= (int)(sizeof projs / sizeof *projs));
+
+    /* ---- dense stem and head (batch 1), one block starting at stem_w1 ---- */
+    const int C3 = C[3];
+    if (b.st == SIM_OK) {
+        sim_status s1 = conv2d_shape_init(ctx, &net->stem1, 1, c->in_channels, c->input_size,
+                                          c->input_size, C[0], c->stem_kernel, c->stem_stride,
+                                          c->stem_kernel / 2, 1);
+        if (s1 == SIM_OK)
+            s1 = conv2d_shape_init(ctx, &net->stem2, 1, C[0], net->stem1.Ho, net->stem1.Wo, C[0],
+                                   3, 2, 1, 1);
+        b.st = s1;
+    }
+    if (b.st == SIM_OK) {
+        const size_t fan1 = (size_t)c->in_channels * c->stem_kernel * c->stem_kernel;
+        size_t scr = conv2d_scratch_elems(&net->stem1);
+        if (conv2d_scratch_elems(&net->stem2) > scr)
+            scr = conv2d_scratch_elems(&net->stem2);
+        const size_t a1 = (size_t)C[0] * net->stem1.Ho * net->stem1.Wo;
+        const size_t sizes[] = {fan1 * C[0],       (size_t)C[0], (size_t)C[0] * C[0] * 9,
+                                (size_t)C[0],      (size_t)K * C3, (size_t)K,
+                                (size_t)K * K,     (size_t)K,    scr,
+                                a1,                (size_t)C[0] * R[0] * R[0]};
+        real **dst[] = {&net->stem_w1, &net->stem_b1, &net->stem_w2, &net->stem_b2,
+                        &net->fh1_w,   &net->fh1_b,   &net->fh2_w,   &net->fh2_b,
+                        &net->scratch, &net->a1,      &net->x};
+        size_t total = 0;
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+            total += (sizes[i] + 15) / 16 * 16;
+        real *blk = mem_calloc(ctx, MEM_ENGINE, total, sizeof *blk);
+        if (!blk) {
+            b.st = SIM_ENOMEM;
+        } else {
+            real *p = blk;
+            for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+                *dst[i] = p;
+                p += (sizes[i] + 15) / 16 * 16;
+            }
+            wsconv(&b, net->stem_w1, net->stem_b1, C[0], (int)fan1, "stem/conv1");
+            wsconv(&b, net->stem_w2, net->stem_b2, C[0], C[0] * 9, "stem/conv2");
+            wsconv(&b, net->fh1_w, net->fh1_b, K, C3, "head/conv1");
+            wsconv(&b, net->fh2_w, net->fh2_b, K, K, "head/conv2");
+            net->stem_macs = conv2d_macs(&net->stem1) + conv2d_macs(&net->stem2);
+        }
+    }
+    if (b.st == SIM_OK)
+        b.st = engine_create(ctx, &net->e, pops, NPOPS, projs, np, opts);
+    for (int i = 0; i < b.ntmp; i++)
+        mem_free(ctx, b.tmp[i]);
+    if (b.st != SIM_OK) {
+        mem_free(ctx, net->stem_w1);
+        net->stem_w1 = NULL;
+    }
+    return b.st;
+}
+
+sim_status lifnet_run_image(sim_ctx *ctx, trevnet *net, const real *image, real *logits,
+                            trevnet_stats *st)
+{
+    const trev_config *c = &net->cfg;
+    const int T = c->T, K = c->classes, C3 = c->channels[3], C0 = c->channels[0];
+    engine *e = &net->e;
+    const int HW3 = engine_pop(e, net->pop_turnon[3])->HW;
+    trevnet_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    engine_reset(e);
+    engine_totals start;
+    engine_get_totals(e, &start);
+
+    /* the stem, once per image */
+    conv2d_forward(ctx, net->a1, image, net->stem_w1, net->stem_b1, net->scratch, &net->stem1);
+    const size_t na1 = (size_t)C0 * net->stem1.Ho * net->stem1.Wo;
+    leaky_relu_forward(net->a1, net->a1, na1, (real)c->leaky_slope);
+    conv2d_forward(ctx, net->x, net->a1, net->stem_w2, net->stem_b2, net->scratch, &net->stem2);
+    st->stem_macs = net->stem_macs;
+    const size_t nx = (size_t)C0 * net->stem2.Ho * net->stem2.Wo;
+    engine_count_extra(e, (uint64_t)net->stem_macs, 0);
+
+    real h[4096];
+    double sum[4096];
+    assert(K <= 4096);
+    (void)C3;
+    for (int o = 0; o < K; o++)
+        sum[o] = 0;
+    for (int t = 0; t < T; t++) {
+        engine_totals before, after;
+        engine_get_totals(e, &before);
+        sim_status s = engine_inject_values(ctx, e, net->pop_u0[0], net->x);
+        if (s == SIM_OK)
+            s = engine_step(ctx, e);
+        if (s != SIM_OK)
+            return s;
+        engine_count_extra(e, 0, nx); /* x added into level 0's input */
+        st->x_acs += (double)nx;
+        engine_get_totals(e, &after);
+        st->column_acs[t] = (double)(after.acs - before.acs);
+        st->column_macs[t] = (double)(after.macs - before.macs);
+        /* head of this timestep: each spike of L3.out adds its channel's
+         * column of conv1 (the GAP's 1/HW applied once) */
+        int32_t ns;
+        const int32_t *ids = engine_spikes(e, net->pop_turnon[3], &ns);
+        for (int o = 0; o < K; o++)
+            h[o] = 0;
+        for (int32_t i = 0; i < ns; i++) {
+            const int q = ids[i] / HW3;
+            for (int o = 0; o < K; o++)
+                h[o] += net->fh1_w[(size_t)o * C3 + q];
+        }
+        for (int o = 0; o < K; o++) {
+            real v = h[o] / (real)HW3 + net->fh1_b[o];
+            h[o] = v >= 0 ? v : (real)c->leaky_slope * v;
+        }
+        for (int o = 0; o < K; o++) {
+            real acc = net->fh2_b[o];
+            for (int q = 0; q < K; q++)
+                acc += net->fh2_w[(size_t)o * K + q] * h[q];
+            sum[o] += (double)acc;
+        }
+        st->head_acs += (double)ns * K;
+        st->head_macs += (double)K * K + K;
+    }
+    for (int o = 0; o < K; o++)
+        logits[o] = (real)(sum[o] / T);
+    engine_count_extra(e, (uint64_t)st->head_macs, (uint64_t)st->head_acs);
+    engine_totals tot;
+    engine_get_totals(e, &tot);
+    st->spikes = tot.spikes - start.spikes;
+    return SIM_OK;
+}
