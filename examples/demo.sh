@@ -17,8 +17,8 @@ mkdir -p "$OUT/plots"
 
 step() { printf '\n== %s\n' "$*"; }
 
-# a JSON number by key from a one-line JSON object (first match)
-json_num() { sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p" "$2" | head -n 1; }
+# a JSON number by key from a JSON file (first occurrence)
+json_num() { grep -o "\"$1\": *[-0-9.eE+]*" "$2" | head -n 1 | sed 's/.*: *//'; }
 
 step "the model: bin/sim info --preset fmnist"
 "$SIM" info --preset fmnist | tee "$OUT/info.txt"
@@ -33,7 +33,9 @@ cat "$OUT/train.json"
 step "event-driven run of $IMAGES test images with a SONATA trace"
 "$SIM" run --model "$OUT/model.h5" --images "$IMAGES" --trace "$OUT/trace.h5" \
     --json >"$OUT/run.json"
-"$SIM" analyze "$OUT/trace.h5" --plot-dir "$OUT/plots" | tee "$OUT/analyze.txt"
+"$SIM" analyze "$OUT/trace.h5" --plot-dir "$OUT/plots" >"$OUT/analyze.txt"
+sed -n '1,/^$/p;/^populations/,/^$/p' "$OUT/analyze.txt"
+echo "(projections, energy per image and statistics: $OUT/analyze.txt)"
 
 step "training curves"
 "$SIM" analyze --log "$OUT/train.jsonl" --plot-dir "$OUT/plots" >"$OUT/analyze-log.txt"
