@@ -297,7 +297,7 @@ static void test_finite_differences(void)
             continue;
         size_t nck = 0;
         int ok = 0;
-        for (double h = 1e-6; h >= 1e-9 && nck == 0; h /= 10)
+        for (double h = 1e-5; h >= 1e-9 && nck == 0; h /= 10)
             ok = harness_grad_check_n(p->name, fd_loss, &u, trev_params(m) + p->offset,
                                       trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
         failed += !ok;
