@@ -602,6 +602,51 @@ static real *take(carver *c, size_t n)
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* The internals of one level: for level l when l >= 0, or (l = -1) one
+ * buffer large enough for every level, each field sized for the largest
+ * level that has it. M[l] = n R_l^2 positions. */
+static level_buf level_carve(carver *A, const int *C, const size_t *M, int l, int T)
+{
+    size_t cm = 0, down_in = 0, up_in = 0, up_pre = 0, cmax = 0;
+    for (int j = 0; j < TREV_LEVELS; j++) {
+        if (l >= 0 && j != l)
+            continue;
+        const size_t CM = (size_t)C[j] * M[j];
+        cm = zmax(cm, CM);
+        cmax = zmax(cmax, (size_t)C[j]);
+        if (j > 0)
+            down_in = zmax(down_in, (size_t)C[j - 1] * M[j - 1]);
+        if (j < 3 && T > 1) {
+            up_in = zmax(up_in, (size_t)C[j + 1] * M[j + 1]);
+            up_pre = zmax(up_pre, (size_t)C[j] * M[j + 1]);
+        }
+    }
+    level_buf b;
+    memset(&b, 0, sizeof b);
+    if (down_in) {
+        b.sdown = take(A, down_in);
+        b.dpre = take(A, cm);
+        b.dstat = take(A, 2 * cmax);
+    }
+    if (up_in) {
+        b.sup = take(A, up_in);
+        b.upre = take(A, up_pre);
+        b.ustat = take(A, 2 * cmax);
+    }
+    b.u0 = take(A, cm);
+    for (int k = 0; k < 2; k++) {
+        block_buf *B = &b.b[k];
+        B->h = take(A, cm);
+        B->d1 = take(A, cm);
+        B->p1 = take(A, 4 * cm);
+        B->s1 = take(A, 4 * cm);
+        B->p2 = take(A, cm);
+        B->d2 = take(A, cm);
+        B->out = take(A, cm);
+    }
+    return b;
+}
+
 /* Assign (or count) every activation and scratch buffer for batch n. */
 static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, carver *A,
                    carver *S, level_buf *bufs)
@@ -643,36 +688,29 @@ static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, c
         m->st[0][l] = sets[0][l];
         m->st[1][l] = nstate > 1 ? sets[1][l] : NULL;
     }
-    int ncol = mode == TREV_PLAIN ? T : 1;
-    for (int t = 0; t < ncol; t++)
+    if (mode == TREV_PLAIN) {
+        /* every level of every column keeps its internals for backward */
+        for (int t = 0; t < T; t++)
+            for (int l = 0; l < TREV_LEVELS; l++) {
+                level_buf b = level_carve(A, C, M, l, T);
+                if (bufs)
+                    bufs[t * TREV_LEVELS + l] = b;
+            }
+    } else {
+        /* reversible: one level at a time is recomputed and backpropagated
+         * (model.md §3), so all levels share one buffer sized for the
+         * largest: activation memory is stem + two state sets + one level */
+        level_buf b = level_carve(A, C, M, -1, T);
         for (int l = 0; l < TREV_LEVELS; l++) {
-            level_buf b;
-            memset(&b, 0, sizeof b);
-            size_t CM = (size_t)C[l] * M[l];
-            if (l > 0) {
-                b.sdown = take(A, (size_t)C[l - 1] * M[l - 1]);
-                b.dpre = take(A, CM);
-                b.dstat = take(A, 2 * (size_t)C[l]);
-            }
-            if (l < 3 && T > 1) {
-                b.sup = take(A, (size_t)C[l + 1] * M[l + 1]);
-                b.upre = take(A, (size_t)C[l] * M[l + 1]);
-                b.ustat = take(A, 2 * (size_t)C[l]);
-            }
-            b.u0 = take(A, CM);
-            for (int k = 0; k < 2; k++) {
-                block_buf *B = &b.b[k];
-                B->h = take(A, CM);
-                B->d1 = take(A, CM);
-                B->p1 = take(A, 4 * CM);
-                B->s1 = take(A, 4 * CM);
-                B->p2 = take(A, CM);
-                B->d2 = take(A, CM);
-                B->out = take(A, CM);
-            }
+            level_buf bl = b;
+            if (l == 0)
+                bl.sdown = bl.dpre = bl.dstat = NULL;
+            if (l == 3 || T == 1)
+                bl.sup = bl.upre = bl.ustat = NULL;
             if (bufs)
-                bufs[t * TREV_LEVELS + l] = b;
+                bufs[l] = bl;
         }
+    }
 
     /* scratch: conv workspace, gradient temporaries, state gradients, heads */
     m->conv_scr = take(S, conv);
@@ -1220,9 +1258,10 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
             real *cprev = t > 0 ? m->stp[t - 1][l] : NULL;
             level_buf *B = colbuf(m, t, l);
             if (rev) {
-                /* recompute F_l^t (the last column's internals are still in
-                 * the buffer from the forward); rebuild c_l^{t-1} from c_l^t */
-                if (t < T - 1)
+                /* recompute F_l^t (the levels share one buffer, so only the
+                 * last level of the last column still holds its internals
+                 * from the forward); rebuild c_l^{t-1} from c_l^t */
+                if (t < T - 1 || l < TREV_LEVELS - 1)
                     level_forward(ctx, m, t, l, B, cin, cup, NULL, NULL, 1, 0, NULL);
                 if (cprev) {
                     const size_t M = M_of(m, l);
