@@ -127,7 +127,7 @@ demo: deps
 	SIM=./bin/sim OUT=out/demo sh examples/demo.sh
 
 # the PyTorch reference of the bench (optional elsewhere) comes from Debian too
-BENCH_DEBS := python3-torch python3-numpy python3-h5py
+BENCH_DEBS := python3-torch python3-numpy python3-h5py python3-matplotlib
 
 bench: deps
 	@$(MAKE) --no-print-directory DEBS="$(BENCH_DEBS)" deps
