@@ -133,24 +133,126 @@ void blas_gemm(blas_trans ta, blas_trans tb, int M, int N, int K, real alpha, co
 #endif
 }
 
-void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
-                   const real *A, int lda, const real *Bm, int ldb, real beta, real *C, int ldc)
+/* OpenBLAS (0.3.21, x86-64) hands a product with M*N*K at most this to its
+ * small-matrix kernels, which skip packing; with B not transposed any shape
+ * qualifies, with only B transposed M*N must be at most GEMM_SMALL_MN too.
+ * The skinny products of a conv layer (a few output channels, a whole batch
+ * of positions) run about twice as fast cut into pieces below the limit
+ * than in one call. Other libraries just see smaller products. */
+#define GEMM_SMALL_MNK 1000000.0
+#define GEMM_SMALL_MN 1200
+/* K segments of a weight-gradient product (A B^T with small M*N), each
+ * summed into its own partial; a fixed number, whatever the thread count. */
+#define GEMM_KSEG 4
+/* The largest C (elements) that a B^T product computes transposed on the
+ * stack when N > M: OpenBLAS is up to 1.5x faster with the longer side of
+ * the output first. */
+#define GEMM_SWAP_MAX 16384
+/* Below this many flops a product stays on the calling thread. */
+#define GEMM_PAR_FLOPS 4e6
+
+/* Largest power of two p <= cap with p * per <= GEMM_SMALL_MNK; 0 if none. */
+static int small_piece(double per, int cap)
+{
+    int p = 0;
+    for (int q = 1; q <= cap && (double)q * per <= GEMM_SMALL_MNK; q *= 2)
+        p = q;
+    return p;
+}
+
+/* Column pieces for C (M,N) = op(A) (M,K) B (K,N): 0 when one call is
+ * better. Pieces pay when K >= M (few output rows per position); with more
+ * rows than K the packed kernels win. */
+static int npiece_width(int M, int N, int K)
+{
+    if (K < M)
+        return 0;
+    const int nc = small_piece((double)M * K, N / 2);
+    return nc >= 64 ? nc : 0;
+}
+
+/* C (M,N) = alpha op(A) B + beta C, or with rowbias alpha op(A) B + rowbias
+ * (beta unused), in pieces of nc columns of B and C; the bias is written
+ * just before its piece, while the piece is in cache. The pieces do not
+ * depend on the thread count, so neither do the sums. */
+static void gemm_npieces(int threads, blas_trans ta, int M, int N, int K, real alpha,
+                         const real *A, int lda, const real *Bm, int ldb, real beta,
+                         const real *rowbias, real *C, int ldc, int nc)
+{
+    const int np = (N + nc - 1) / nc;
+    const int par = threads > 1 && 2.0 * M * N * K >= GEMM_PAR_FLOPS;
+#pragma omp parallel for num_threads(threads) schedule(static) if (par)
+    for (int p = 0; p < np; p++) {
+        const int o = p * nc, n = N - o < nc ? N - o : nc;
+        if (rowbias)
+            for (int i = 0; i < M; i++) {
+                real *c = C + (size_t)i * ldc + o, b = rowbias[i];
+                for (int j = 0; j < n; j++)
+                    c[j] = b;
+            }
+        blas_gemm(ta, BLAS_N, M, n, K, alpha, A, lda, Bm + o, ldb, rowbias ? 1 : beta, C + o,
+                  ldc);
+    }
+}
+
+/* C (M,N) = alpha A (M,K) B^T (K,N) + beta C for M*N <= GEMM_SMALL_MN and a
+ * long K (a weight gradient summed over positions): K is cut into
+ * GEMM_KSEG fixed segments, each summed in kc-long small products into a
+ * partial on the stack, and the partials are added in a fixed order. */
+static void gemm_ksegments(int threads, int M, int N, int K, real alpha, const real *A, int lda,
+                           const real *Bm, int ldb, real beta, real *C, int ldc, int kc)
+{
+    real part[GEMM_KSEG][GEMM_SMALL_MN];
+    const int MN = M * N;
+    const int nch = (K + kc - 1) / kc; /* chunks of kc, dealt to the segments */
+    const int par = threads > 1 && 2.0 * M * N * K >= GEMM_PAR_FLOPS;
+#pragma omp parallel for num_threads(threads) schedule(static) if (par)
+    for (int sgi = 0; sgi < GEMM_KSEG; sgi++) {
+        const int c0 = nch * sgi / GEMM_KSEG, c1 = nch * (sgi + 1) / GEMM_KSEG;
+        if (c0 == c1)
+            for (int i = 0; i < MN; i++)
+                part[sgi][i] = 0;
+        for (int c = c0; c < c1; c++) {
+            const int k0 = c * kc, kn = K - k0 < kc ? K - k0 : kc;
+            blas_gemm(BLAS_N, BLAS_T, M, N, kn, alpha, A + k0, lda, Bm + k0, ldb, c == c0 ? 0 : 1,
+                      part[sgi], N);
+        }
+    }
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            real s = part[0][i * N + j];
+            for (int sgi = 1; sgi < GEMM_KSEG; sgi++)
+                s += part[sgi][i * N + j];
+            real *c = C + (size_t)i * ldc + j;
+            *c = beta == 0 ? s : beta * *c + s;
+        }
+}
+
+/* The general split: the larger of M and N cut into one block per thread. */
+static void gemm_split(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
+                       const real *A, int lda, const real *Bm, int ldb, real beta, real *C,
+                       int ldc)
 {
     const double flops = 2.0 * M * N * K;
-    if (threads <= 1 || flops < 4e6 || (M < 32 && N < 32)) {
+    if (threads <= 1 || flops < GEMM_PAR_FLOPS || (M < 32 && N < 32)) {
         blas_gemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
         return;
     }
-    ensure();
     const int split_n = N >= M;
-    const int len = split_n ? N : M, align = 16;
-    /* blocks of equal size rounded to `align`, one per thread */
+    const int len = split_n ? N : M, other = split_n ? M : N, align = 16;
+    /* blocks of equal size rounded to `align`, one per thread, and each
+     * above the small-kernel limit: a block that OpenBLAS sent to its small
+     * kernels would sum in another order than the whole product does */
     int chunk = (len + threads - 1) / threads;
+    const int wmin = (int)(GEMM_SMALL_MNK / ((double)other * K)) + 1;
+    if (chunk < wmin)
+        chunk = wmin;
     chunk = (chunk + align - 1) / align * align;
-    const int nblk = (len + chunk - 1) / chunk;
+    /* the last block takes the remainder, so none is narrower than chunk */
+    const int nblk = len / chunk > 1 ? len / chunk : 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int b = 0; b < nblk; b++) {
-        const int o = b * chunk, n = len - o < chunk ? len - o : chunk;
+        const int o = b * chunk, n = b == nblk - 1 ? len - o : chunk;
         if (split_n) { /* columns o..o+n of B and C */
             const real *Bb = tb == BLAS_N ? Bm + o : Bm + (size_t)o * ldb;
             blas_gemm(ta, tb, M, n, K, alpha, A, lda, Bb, ldb, beta, C + o, ldc);
@@ -159,6 +261,52 @@ void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int 
             blas_gemm(ta, tb, n, N, K, alpha, Ab, lda, Bm, ldb, beta, C + (size_t)o * ldc, ldc);
         }
     }
+}
+
+void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
+                   const real *A, int lda, const real *Bm, int ldb, real beta, real *C, int ldc)
+{
+    ensure();
+    if (M == 0 || N == 0)
+        return;
+    if (tb == BLAS_N) { /* forward and input-gradient products */
+        const int nc = npiece_width(M, N, K);
+        if (nc) {
+            gemm_npieces(threads, ta, M, N, K, alpha, A, lda, Bm, ldb, beta, NULL, C, ldc, nc);
+            return;
+        }
+    } else if (ta == BLAS_N && (size_t)M * N <= GEMM_SMALL_MN) { /* small weight gradient */
+        const int kc = small_piece((double)M * N, K / (2 * GEMM_KSEG));
+        if (kc >= 32) {
+            gemm_ksegments(threads, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc, kc);
+            return;
+        }
+    } else if (ta == BLAS_N && N > M && (size_t)M * N <= GEMM_SWAP_MAX &&
+               (double)M * N * K >= 4 * GEMM_SMALL_MNK) {
+        /* C^T (N,M) = B A^T on the stack, then C = beta C + (C^T)^T. The
+         * product is big enough that no thread's block reaches the small
+         * kernels, so the sums stay the same for any thread count. */
+        real ct[GEMM_SWAP_MAX];
+        gemm_split(threads, BLAS_N, BLAS_T, N, M, K, alpha, Bm, ldb, A, lda, 0, ct, M);
+        for (int i = 0; i < M; i++) {
+            real *c = C + (size_t)i * ldc;
+            for (int j = 0; j < N; j++)
+                c[j] = beta == 0 ? ct[(size_t)j * M + i] : beta * c[j] + ct[(size_t)j * M + i];
+        }
+        return;
+    }
+    gemm_split(threads, ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
+}
+
+int blas_gemm_bias_par(int threads, blas_trans ta, int M, int N, int K, const real *A, int lda,
+                       const real *Bm, int ldb, const real *bias, real *C, int ldc)
+{
+    ensure();
+    const int nc = npiece_width(M, N, K);
+    if (M == 0 || N == 0 || !nc)
+        return 0;
+    gemm_npieces(threads, ta, M, N, K, 1, A, lda, Bm, ldb, 0, bias, C, ldc, nc);
+    return 1;
 }
 
 const char *blas_name(void)

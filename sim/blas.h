@@ -32,9 +32,19 @@ void blas_gemm(blas_trans ta, blas_trans tb, int M, int N, int K, real alpha, co
  * single-threaded BLAS call, so every output element is summed in the same
  * order whatever the thread count (results are bit-identical for 1, 2, 3...
  * threads). The BLAS library's own threading stays off: two thread pools on
- * two cores only fight. Small products run on the calling thread. */
+ * two cores only fight. Small products run on the calling thread. Skinny
+ * shapes are cut into pieces that do not depend on the thread count: a few
+ * rows times many columns into column pieces, a small A B^T with a long K
+ * into fixed K segments whose partial sums are added in a fixed order. */
 void blas_gemm_par(int threads, blas_trans ta, blas_trans tb, int M, int N, int K, real alpha,
                    const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);
+/* C (M,N) = op(A) (M,K) B (K,N) + bias (M) broadcast along the rows, when
+ * the shape is one that blas_gemm_par cuts into column pieces: each piece
+ * takes its bias just before its product, while it is in cache. Returns 1
+ * when done, 0 (C untouched) when the caller should fill the bias and call
+ * blas_gemm_par with beta 1 instead. Same results for any thread count. */
+int blas_gemm_bias_par(int threads, blas_trans ta, int M, int N, int K, const real *A, int lda,
+                       const real *B, int ldb, const real *bias /* (M) */, real *C, int ldc);
 /* Library, version and kernel in use, e.g. "OpenBLAS 0.3.21 (core SkylakeX)". */
 const char *blas_name(void);
 /* Threads of the BLAS library itself (kept at 1 by the simulator). */

@@ -475,6 +475,21 @@ static void fill_bias(sim_ctx *ctx, real *out /* (C, P) */, const real *bias /* 
     }
 }
 
+/* out (Co, P) = w (Co, K) * x (K, P) + bias (Co) or NULL. The bias goes in
+ * piece by piece with the product where blas_gemm_bias_par cuts it into
+ * pieces, else in one pass ahead of a GEMM with beta 1; either way the same
+ * sums for any thread count. */
+static void gemm_bias(sim_ctx *ctx, real *out /* (Co, P) */, const real *w /* (Co, K) */,
+                      const real *x /* (K, P) */, const real *bias /* (Co) or NULL */, int Co,
+                      int K, int P)
+{
+    if (bias && blas_gemm_bias_par(ctx->threads, BLAS_N, Co, P, K, w, K, x, P, bias, out, P))
+        return;
+    if (bias)
+        fill_bias(ctx, out, bias, Co, P);
+    blas_gemm_par(ctx->threads, BLAS_N, BLAS_N, Co, P, K, 1, w, K, x, P, bias ? 1 : 0, out, P);
+}
+
 /* dbias[c] += sum over the plane of dout[c]. */
 static void bias_backward(sim_ctx *ctx, real *dbias /* (C) */, const real *dout /* (C, P) */,
                           int C, int P)
@@ -582,21 +597,17 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
         break;
     }
     case CONV2D_GEMM_1X1:
-        if (bias)
-            fill_bias(ctx, out, bias, s->Co, (int)P);
         for (int gi = 0; gi < g; gi++)
-            blas_gemm_par(ctx->threads, BLAS_N, BLAS_N, Cog, (int)P, Cg, 1, w + (size_t)gi * Cog * Cg, Cg,
-                      in + (size_t)gi * Cg * P, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P,
+            gemm_bias(ctx, out + (size_t)gi * Cog * P, w + (size_t)gi * Cog * Cg,
+                      in + (size_t)gi * Cg * P, bias ? bias + (size_t)gi * Cog : NULL, Cog, Cg,
                       (int)P);
         break;
     case CONV2D_IM2COL:
         assert(scratch);
-        if (bias)
-            fill_bias(ctx, out, bias, s->Co, (int)P);
         for (int gi = 0; gi < g; gi++) {
             im2col(ctx, scratch, in + (size_t)gi * Cg * N * HW, Cg, s);
-            blas_gemm_par(ctx->threads, BLAS_N, BLAS_N, Cog, (int)P, Cg * kk, 1, w + (size_t)gi * Cog * Cg * kk,
-                      Cg * kk, scratch, (int)P, bias ? 1 : 0, out + (size_t)gi * Cog * P, (int)P);
+            gemm_bias(ctx, out + (size_t)gi * Cog * P, w + (size_t)gi * Cog * Cg * kk, scratch,
+                      bias ? bias + (size_t)gi * Cog : NULL, Cog, Cg * kk, (int)P);
         }
         break;
     }

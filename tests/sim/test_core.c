@@ -185,8 +185,13 @@ static void test_blas_gemm_par(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 8);
-    const int shapes[][3] = {{40, 700, 37}, {300, 50, 64}, {33, 129, 300}};
-    for (int si = 0; si < 3; si++) {
+    /* the last three reach the skinny paths: column pieces (K >= M), K
+     * segments of a small A B^T, and A B^T computed transposed (N > M);
+     * the last one with 3 threads also once gave a block small enough for
+     * OpenBLAS's small kernels, which sum in another order */
+    const int shapes[][3] = {{40, 700, 37}, {300, 50, 64}, {33, 129, 300},
+                             {12, 3000, 40}, {14, 20, 6000}, {20, 150, 2000}};
+    for (int si = 0; si < 6; si++) {
         const int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
         real *A = malloc((size_t)M * K * sizeof *A), *Bm = malloc((size_t)K * N * sizeof *Bm);
         real *C1 = malloc((size_t)M * N * sizeof *C1), *C2 = malloc((size_t)M * N * sizeof *C2);
