@@ -5,6 +5,7 @@ bench/results.json, bench/results.md and a figure of memory and time against T.
 usage: report.py RAW.jsonl OUT.json OUT.md OUT.png
 """
 import json
+import statistics
 import sys
 
 PAPER = {"memory": 8.6, "speed": 2.0, "energy": 1.6}
@@ -23,8 +24,33 @@ def main():
     raw, out_json, out_md, out_png = sys.argv[1:5]
     rows, by = load(raw)
     mach = by["machine"][0]
-    train = {(r["variant"], r["T"]): r for r in by.get("train", [])}
-    torch = {r["T"]: r for r in by.get("torch", [])}
+    # rounds of interleaved bursts: per (variant, T) the median images/s over
+    # rounds; speed ratios are medians of the ratios within each round
+    rounds = {}
+    for r in by.get("train", []):
+        rounds.setdefault((r["variant"], r["T"]), {})[r.get("round", 1)] = r
+    for r in by.get("torch", []):
+        rounds.setdefault(("torch", r["T"]), {})[r.get("round", 1)] = r
+
+    def med(key):
+        rs = rounds.get(key)
+        if not rs:
+            return None
+        row = dict(next(iter(rs.values())))
+        row["images_per_s_rounds"] = [rs[k]["images_per_s"] for k in sorted(rs)]
+        row["images_per_s"] = statistics.median(row["images_per_s_rounds"])
+        row["peak_rss"] = max(x.get("peak_rss", 0) for x in rs.values())
+        return row
+
+    def paired(a, b):
+        ra, rb = rounds.get(a, {}), rounds.get(b, {})
+        common = sorted(set(ra) & set(rb))
+        if not common:
+            return None
+        return statistics.median(ra[k]["images_per_s"] / rb[k]["images_per_s"] for k in common)
+
+    train = {k: med(k) for k in rounds if k[0] != "torch"}
+    torch = {k[1]: med(k) for k in rounds if k[0] == "torch"}
     short = {(r["model"], r["T"]): r for r in by.get("short_train", [])}
     energy = {(r["model_name"], r["T"]): r for r in by.get("energy", [])}
     Ts = sorted({T for (_, T) in train})
@@ -36,14 +62,17 @@ def main():
     md.append("# Benchmarks: T-RevSNN against a conventional multi-timestep SNN\n")
     md.append("`make bench` on %s, %s (%d cores). %s\n" %
               (mach["date"], mach["cpu"], mach["cores"], mach["version"]))
+    nr = max(len(v) for v in rounds.values()) if rounds else 0
     md.append("fmnist preset, batch 64, 2 threads, float. The machine is shared and its speed "
-              "drifts, so compare within a table (same run). The LIF baseline "
+              "drifts, so the training variants and PyTorch run interleaved in %d rounds of one "
+              "timed burst each; images/s is the median over rounds and every speed ratio the "
+              "median of the ratios within a round. " % nr + "The LIF baseline "
               "(`--model lif`, topology/lifsnn.h) has the same stem, widths, levels and blocks, "
               "one set of weights for all timesteps, LIF neurons (tau 2, threshold 1, hard "
               "reset) at every spike site and backpropagation through time.\n")
 
     md.append("## Training: images/s, activation memory, peak RSS\n")
-    md.append("| T | model | images/s (median) | activation MiB | peak RSS MiB | "
+    md.append("| T | model | images/s (median of rounds) | activation MiB | peak RSS MiB | "
               "accuracy after %s steps | engine ACs/image | engine MACs/image | energy uJ/image |" %
               (short[next(iter(short))]["steps"] if short else "?"))
     md.append("|---|---|---|---|---|---|---|---|---|")
@@ -79,8 +108,8 @@ def main():
         r = {"T": T,
              "memory": lf["activation_bytes"] / rv["activation_bytes"],
              "rss": lf["peak_rss"] / rv["peak_rss"],
-             "speed": rv["images_per_s"] / lf["images_per_s"],
-             "speed_plain": pl["images_per_s"] / lf["images_per_s"] if pl else None,
+             "speed": paired(("trevsnn-rev", T), ("lif-bptt", T)),
+             "speed_plain": paired(("trevsnn-plain", T), ("lif-bptt", T)),
              "energy": el["energy_uj_per_image"] / et["energy_uj_per_image"] if et and el else None,
              "acc_diff": 100 * (st["test_acc"][-1] - sl["test_acc"][-1]) if st and sl else None}
         ratios.append(r)
@@ -99,7 +128,8 @@ def main():
             if rv and pt:
                 md.append("| %d | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (
                     T, rv["images_per_s"], pl["images_per_s"], pt["images_per_s"],
-                    rv["images_per_s"] / pt["images_per_s"], pl["images_per_s"] / pt["images_per_s"]))
+                    paired(("trevsnn-rev", T), ("torch", T)),
+                    paired(("trevsnn-plain", T), ("torch", T))))
         md.append("")
 
     for r in by.get("engine", []):
@@ -125,7 +155,9 @@ def main():
                                      r["latency_ms"]["p99"], r["errors"]))
 
     open(out_md, "w").write("\n".join(md) + "\n")
-    json.dump({"machine": mach, "ratios": ratios, "paper": PAPER, "rows": rows},
+    json.dump({"machine": mach, "ratios": ratios, "paper": PAPER,
+               "train": [dict(v, variant=k[0]) for k, v in sorted(train.items())],
+               "pytorch": [torch[T] for T in sorted(torch)], "rows": rows},
               open(out_json, "w"), indent=1)
     print("\n".join(md))
 

@@ -2,10 +2,11 @@
 # bench/run.sh - `make bench`: the paper's claims measured side by side.
 #
 # On the fmnist preset for T in BENCH_TS (default 1 2 4 8):
-#   1. training images/s (median of timed bursts), activation bytes and peak
-#      RSS of T-RevSNN in rev and plain mode and of the LIF baseline, each in
-#      its own process (peak RSS is per process), 2 threads, batch 64;
-#   2. PyTorch running the same T-RevSNN in the same run (python3-torch);
+#   1. training images/s, activation bytes and peak RSS of T-RevSNN in rev and
+#      plain mode and of the LIF baseline, each in its own process (peak RSS
+#      is per process), 2 threads, batch 64;
+#   2. PyTorch running the same T-RevSNN (python3-torch); 1 and 2 are
+#      interleaved in BENCH_REPEATS rounds of one timed burst each;
 #   3. the same short training budget (BENCH_ACC_STEPS steps) for T-RevSNN and
 #      the baseline, then BENCH_ACC_TEST test images through the event-driven
 #      engine: accuracy, ACs, MACs, energy per image;
@@ -36,34 +37,36 @@ echo "machine: $cpu, $(nproc) cores; $($SIM --version | sed -n 2,3p | tr '\n' ' 
 echo "{\"kind\": \"machine\", \"cpu\": \"$cpu\", \"cores\": $(nproc), \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"version\": \"$($SIM --version | sed -n 2,3p | tr '\n' ' ' | sed 's/"//g')\"}" >> "$raw"
 
 # 1. training images/s and memory: T-RevSNN rev and plain, the LIF baseline
-for T in $Ts; do
-  for run in "trevsnn rev" "trevsnn plain" "lif bptt"; do
-    set -- $run
-    args="--model $1 --preset fmnist --T $T --batch 64 --threads 2 --steps $steps --repeats $repeats"
-    [ "$1" = trevsnn ] && args="$args --mode $2"
-    line=$($SIM bench-train $args)
-    echo "{\"kind\": \"train\", \"variant\": \"$1-$2\", ${line#\{}" >> "$raw"
-    echo "$line" | awk -v T="$T" -v v="$1 $2" '{
-      match($0, /"images_per_s": [0-9.]+/); ips = substr($0, RSTART + 16, RLENGTH - 16);
-      match($0, /"activation_bytes": [0-9]+/); act = substr($0, RSTART + 20, RLENGTH - 20);
-      match($0, /"peak_rss": [0-9]+/); rss = substr($0, RSTART + 12, RLENGTH - 12);
-      printf "T=%d %-13s %8.1f images/s  activations %7.1f MiB  peak RSS %7.1f MiB\n", T, v, ips, act / 1048576, rss / 1048576 }'
+# and 2. PyTorch running the same T-RevSNN (plain autograd, the same batches).
+# The machine's speed drifts over minutes, so the variants are interleaved:
+# each round runs one timed burst of every variant at every T, and the report
+# takes medians over rounds and ratios within a round.
+have_torch=0
+if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then have_torch=1
+else echo "python3-torch not installed: skipping the PyTorch reference"; fi
+for r in $(seq 1 "$repeats"); do
+  for T in $Ts; do
+    for run in "trevsnn rev" "trevsnn plain" "lif bptt"; do
+      set -- $run
+      args="--model $1 --preset fmnist --T $T --batch 64 --threads 2 --steps $steps --repeats 1"
+      [ "$1" = trevsnn ] && args="$args --mode $2"
+      line=$($SIM bench-train $args)
+      echo "{\"kind\": \"train\", \"round\": $r, \"variant\": \"$1-$2\", ${line#\{}" >> "$raw"
+      echo "$line" | awk -v r="$r" -v T="$T" -v v="$1 $2" '{
+        match($0, /"images_per_s": [0-9.]+/); ips = substr($0, RSTART + 16, RLENGTH - 16);
+        match($0, /"activation_bytes": [0-9]+/); act = substr($0, RSTART + 20, RLENGTH - 20);
+        match($0, /"peak_rss": [0-9]+/); rss = substr($0, RSTART + 12, RLENGTH - 12);
+        printf "round %d T=%d %-13s %8.1f images/s  activations %7.1f MiB  peak RSS %7.1f MiB\n", r, T, v, ips, act / 1048576, rss / 1048576 }'
+    done
+    if [ $have_torch = 1 ]; then
+      line=$(/usr/bin/python3 bench/torch_ref.py --T "$T" --batch 64 --threads 2 \
+             --steps "$steps" --repeats 1)
+      echo "{\"kind\": \"torch\", \"round\": $r, ${line#\{}" >> "$raw"
+      echo "$line" | awk -v r="$r" -v T="$T" '{ match($0, /"images_per_s": [0-9.]+/);
+        printf "round %d T=%d pytorch       %8.1f images/s (plain autograd, same batches)\n", r, T, substr($0, RSTART + 16, RLENGTH - 16) }'
+    fi
   done
 done
-
-# 2. PyTorch running the same T-RevSNN (plain autograd, the same batches) in
-# the same run: the only fair speed ratio on a machine whose speed drifts
-if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
-  for T in $Ts; do
-    line=$(/usr/bin/python3 bench/torch_ref.py --T "$T" --batch 64 --threads 2 \
-           --steps "$steps" --repeats "$repeats")
-    echo "{\"kind\": \"torch\", ${line#\{}" >> "$raw"
-    echo "$line" | awk -v T="$T" '{ match($0, /"images_per_s": [0-9.]+/);
-      printf "T=%d pytorch       %8.1f images/s (plain autograd, same batches)\n", T, substr($0, RSTART + 16, RLENGTH - 16) }'
-  done
-else
-  echo "python3-torch not installed: skipping the PyTorch reference"
-fi
 
 # 3. the same short training budget for T-RevSNN and the baseline at every T,
 # then inference of the test images through the event-driven engine: accuracy,
