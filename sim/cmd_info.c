@@ -95,18 +95,26 @@ int cmd_info(int argc, char **argv)
         printf("}}\n");
     } else {
         printf("%spreset %s: channels %d,%d,%d,%d, T %d, kernel %d, input %dx%dx%d, %d classes\n",
-               cfg.model == TREV_MODEL_LIF ? "LIF baseline (one training mode: BPTT; rev = plain), "
+               cfg.model == TREV_MODEL_LIF ? "LIF baseline, "
                                            : "",
                cfg.preset, cfg.channels[0], cfg.channels[1], cfg.channels[2], cfg.channels[3],
                cfg.T, cfg.kernel, cfg.in_channels, cfg.input_size, cfg.input_size, cfg.classes);
         printf("parameters      %zu (learnable, all heads)\n", params);
         printf("forward MACs    %.0f per image (dense inference, all heads)\n", macs);
         printf("training memory at batch %ld (%s):\n", batch, REAL_NAME);
-        printf("  %-12s %16s %16s\n", "role", "rev bytes", "plain bytes");
-        for (size_t r = 0; r < sizeof roles / sizeof *roles; r++)
-            printf("  %-12s %16zu %16zu\n", mem_role_name(roles[r]), rev[roles[r]],
-                   plain[roles[r]]);
-        printf("  (optimizer state adds 2x params; activations grow with T only in plain mode)\n");
+        if (cfg.model == TREV_MODEL_LIF) {
+            printf("  %-12s %16s\n", "role", "BPTT bytes");
+            for (size_t r = 0; r < sizeof roles / sizeof *roles; r++)
+                printf("  %-12s %16zu\n", mem_role_name(roles[r]), plain[roles[r]]);
+            printf("  (optimizer state adds 2x params; activations grow linearly with T)\n");
+        } else {
+            printf("  %-12s %16s %16s\n", "role", "rev bytes", "plain bytes");
+            for (size_t r = 0; r < sizeof roles / sizeof *roles; r++)
+                printf("  %-12s %16zu %16zu\n", mem_role_name(roles[r]), rev[roles[r]],
+                       plain[roles[r]]);
+            printf("  (optimizer state adds 2x params; activations grow with T only in plain "
+                   "mode)\n");
+        }
     }
     trev_destroy(&ctx, m);
     ctx_free(&ctx);

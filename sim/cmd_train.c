@@ -264,6 +264,10 @@ int cmd_train(int argc, char **argv)
                res.test_acc_ema, res.images_per_s, res.seconds, res.max_rebuild_err, o.out);
     } else if (res.interrupted) {
         printf("stopped after %lld steps; resume with --resume %s\n", (long long)res.steps, o.out);
+    } else if (o.resume[0] && res.epochs_done == 0) {
+        printf("nothing to train: %s already finished all %d epochs (%lld steps); raise "
+               "--epochs to continue\n",
+               o.resume, o.epochs, (long long)res.steps);
     } else {
         printf("trained %d epochs (%lld steps) in %.1f s: final-head test accuracy %.2f%%, "
                "%.0f images/s; checkpoint %s\n",

@@ -107,6 +107,15 @@ static sim_status evaluate(sim_ctx *ctx, trev_model *m, const dataset *test, con
     return SIM_OK;
 }
 
+/* The training mode as logged: rev or plain for T-RevSNN; the LIF baseline
+ * has one, backpropagation through time. */
+static const char *train_mode_name(const train_opts *o)
+{
+    if (o->cfg.model == TREV_MODEL_LIF)
+        return "bptt";
+    return o->mode == TREV_REV ? "rev" : "plain";
+}
+
 static void options_json(const train_opts *o, char *buf, size_t len)
 {
     snprintf(buf, len,
@@ -115,7 +124,7 @@ static void options_json(const train_opts *o, char *buf, size_t len)
              "\"weight_decay\": %.9g, \"warmup_epochs\": %.9g, \"clip\": \"%s\", "
              "\"clip_value\": %.9g, \"ema\": %.9g, \"aug_pad\": %d, \"aug_flip\": %d, "
              "\"train_limit\": %d, \"test_limit\": %d}",
-             o->data, o->mode == TREV_REV ? "rev" : "plain", o->epochs, o->batch, o->threads,
+             o->data, train_mode_name(o), o->epochs, o->batch, o->threads,
              (unsigned long long)o->seed, o->opt.kind == OPTIM_LAMB ? "lamb" : "adamw", o->opt.lr,
              o->opt.min_lr, o->opt.weight_decay, o->warmup_epochs,
              o->opt.clip == CLIP_NORM ? "norm" : o->opt.clip == CLIP_AGC ? "agc" : "none",
@@ -553,8 +562,9 @@ sim_status train_run(sim_ctx *ctx, const train_opts *o, train_result *res)
             fprintf(t.log, "], \"head_loss\": [");
             for (int h = 0; h < nheads; h++)
                 fprintf(t.log, "%s%.5f", h ? ", " : "", nsteps ? head_sum[h] / nsteps : 0.0);
-            fprintf(t.log, "], \"test_acc_ema\": %.5f, \"mode\": \"%s\", \"T\": %d, \"memory\": ",
-                    res->test_acc_ema, o->mode == TREV_REV ? "rev" : "plain", cfg.T);
+            fprintf(t.log, "], \"test_acc_ema\": %.5f, \"model\": \"%s\", \"mode\": \"%s\", "
+                    "\"T\": %d, \"memory\": ",
+                    res->test_acc_ema, trev_model_name(cfg.model), train_mode_name(o), cfg.T);
             mem_report_json(ctx, t.log);
             fprintf(t.log, ", \"peak_rss\": %zu}\n", mem_peak_rss());
             fflush(t.log);
