@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/dataset.h"
 #include "sim/blas.h"
 #include "sim/rng.h"
 #include "topology/trevsnn.h"
@@ -162,7 +163,12 @@ const char *harness_testdata(const char *name)
     return buf;
 }
 
-void harness_random_trev(sim_ctx *ctx, trev_model *m)
+/* Random parameters by leaf name: conv weights N(0, wstd), alpha in [0.3,
+ * 0.9], running_var in [0.5, 1.5], running_mean in [-0.2, 0.2], biases
+ * bias_mid + span_b * (u - 1/2), the rest (BN weights, gains, gamma)
+ * gain_lo + span_g * u. */
+static void random_params(sim_ctx *ctx, trev_model *m, double wstd, double bias_mid,
+                          double span_b, double gain_lo, double span_g)
 {
     real *p = trev_params(m);
     for (int i = 0; i < trev_nparams(m); i++) {
@@ -172,17 +178,95 @@ void harness_random_trev(sim_ctx *ctx, trev_model *m)
         for (size_t j = 0; j < t->n; j++) {
             double u = rng_uniform(ctx, RNG_AUX);
             if (!strcmp(leaf, "weight") && t->ndim == 4)
-                v[j] = (real)rng_normal(ctx, RNG_AUX, 0.6);
+                v[j] = (real)rng_normal(ctx, RNG_AUX, wstd);
             else if (!strcmp(leaf, "alpha"))
                 v[j] = (real)(0.3 + 0.6 * u);
             else if (!strcmp(leaf, "running_var"))
                 v[j] = (real)(0.5 + u);
-            else if (!strcmp(leaf, "running_mean") || !strcmp(leaf, "bias"))
+            else if (!strcmp(leaf, "running_mean"))
                 v[j] = (real)(0.4 * (u - 0.5));
-            else /* BN weight, gains, gamma */
-                v[j] = (real)(0.7 + 0.6 * u);
+            else if (!strcmp(leaf, "bias"))
+                v[j] = (real)(bias_mid + span_b * (u - 0.5));
+            else
+                v[j] = (real)(gain_lo + span_g * u);
         }
     }
+}
+
+void harness_random_trev(sim_ctx *ctx, trev_model *m)
+{
+    random_params(ctx, m, 0.6, 0.0, 0.4, 0.7, 0.6);
+}
+
+void harness_random_lif(sim_ctx *ctx, trev_model *m, double wstd)
+{
+    random_params(ctx, m, wstd, 0.6, 0.8, 1.0, 1.0);
+}
+
+trev_config harness_small_cfg(int T, int model)
+{
+    trev_config c;
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    trev_preset(&ctx, &c, "fmnist");
+    ctx_free(&ctx);
+    int ch[4] = {4, 8, 8, 12};
+    memcpy(c.channels, ch, sizeof ch);
+    c.T = T;
+    c.model = model;
+    if (model == TREV_MODEL_LIF)
+        c.inter_supv = 0;
+    return c;
+}
+
+int harness_fmnist_batch(sim_ctx *ctx, harness_batch *b, int n, int first)
+{
+    dataset ds;
+    if (dataset_load_fmnist(ctx, &ds, NULL, 0) != SIM_OK) {
+        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
+        return 0;
+    }
+    int idx[32];
+    for (int i = 0; i < n; i++)
+        idx[i] = first + 7 * i;
+    b->n = n;
+    b->images = malloc((size_t)n * 32 * 32 * sizeof *b->images);
+    sim_status st =
+        dataset_batch(ctx, &ds, b->images, b->labels, idx, n, &dataset_norm_fmnist, NULL);
+    dataset_free(ctx, &ds);
+    return st == SIM_OK;
+}
+
+double harness_fd_loss(void *ud)
+{
+    harness_fd *u = ud;
+    double loss = 0;
+    trev_forward_loss(u->ctx, u->m, u->b->images, u->b->labels, u->b->n, &loss);
+    if (trev_kink_signature(u->m) != u->base) {
+        u->kinks++;
+        return NAN;
+    }
+    return loss;
+}
+
+void harness_train_small(train_opts *o, const char *dir, const char *out, int c3)
+{
+    train_defaults(o);
+    sim_ctx ctx;
+    harness_ctx(&ctx, 1);
+    trev_preset(&ctx, &o->cfg, "fmnist");
+    ctx_free(&ctx);
+    int ch[4] = {4, 8, 8, c3};
+    memcpy(o->cfg.channels, ch, sizeof ch);
+    o->cfg.T = 2;
+    o->epochs = 2;
+    o->batch = 16;
+    o->threads = 1;
+    o->train_limit = 160; /* 10 steps per epoch */
+    o->test_limit = 32;
+    o->opt.ema_decay = 0.9;
+    o->quiet = 1;
+    snprintf(o->out, sizeof o->out, "%s/%s", dir, out);
 }
 
 void *harness_failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize)

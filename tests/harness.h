@@ -12,6 +12,7 @@
 
 #include "sim/ctx.h"
 #include "sim/real.h"
+#include "sim/train.h"
 
 typedef struct {
     const char *name;
@@ -83,11 +84,46 @@ void harness_rmtree(const char *dir);
 int harness_count_files(const char *dir, const char *part);
 int harness_file_exists(const char *path);
 
-struct trev_model;
 /* Random T-RevSNN weights large enough that every spike site fires
  * sometimes: conv weights N(0, 0.6), alpha in [0.3, 0.9], BN statistics and
  * biases near their defaults, gains around 1 (RNG_AUX stream of ctx). */
-void harness_random_trev(sim_ctx *ctx, struct trev_model *m);
+void harness_random_trev(sim_ctx *ctx, trev_model *m);
+/* The same scaled for LIF neurons (threshold 1, input halved by tau = 2):
+ * conv weights N(0, wstd), biases around 0.6 (a little drive toward the
+ * threshold), BN weights, gains and gamma in [1, 2]. */
+void harness_random_lif(sim_ctx *ctx, trev_model *m, double wstd);
+
+/* The fmnist preset with channels {4, 8, 8, 12}, T timesteps and `model`
+ * (the LIF baseline without intermediate heads). */
+trev_config harness_small_cfg(int T, int model);
+
+/* A batch of n <= 32 Fashion-MNIST training images first, first + 7, ...
+ * (32 x 32, normalized); returns 0 after printing why when the data cannot
+ * be loaded. The caller frees images. */
+typedef struct {
+    real *images; /* (n, 1, 32, 32) */
+    int labels[32];
+    int n;
+} harness_batch;
+int harness_fmnist_batch(sim_ctx *ctx, harness_batch *b, int n, int first);
+
+/* Whole-network finite differences with relaxed spikes: harness_fd_loss is
+ * the loss of m on the batch, or NaN (counted in kinks) when the
+ * perturbation moved some spike input across a kink of the relaxation,
+ * i.e. the model's kink signature differs from base. */
+typedef struct {
+    sim_ctx *ctx;
+    trev_model *m;
+    const harness_batch *b;
+    uint64_t base; /* kink signature at the unperturbed parameters */
+    int kinks;
+} harness_fd;
+double harness_fd_loss(void *ud);
+
+/* Training options for a short run on a small model: fmnist with channels
+ * {4, 8, 8, c3}, T 2, 2 epochs of 10 steps of 16 images, 32 test images,
+ * one thread, EMA 0.9, quiet; the checkpoint is dir/out. */
+void harness_train_small(train_opts *o, const char *dir, const char *out, int c3);
 
 /* A context for a test, seeded; tests call ctx_free at the end. */
 void harness_ctx(sim_ctx *ctx, unsigned long seed);

@@ -3,14 +3,12 @@
 #include "lifnet.h"
 
 #include <assert.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "neurons/lif.h"
 #include "topology/elementwise.h"
-#include "topology/wsconv.h"
+#include "topology/fold.h"
 
 #define NPOPS (TREV_LEVELS * LIFNET_POPS_PER_LEVEL)
 
@@ -19,72 +17,23 @@ static const char *const pop_suffix[LIFNET_POPS_PER_LEVEL] = {
     "u0",    "b1.in", "b1.d1",     "b1.hidden", "b1.p2", "u1",
     "b2.in", "b2.d1", "b2.hidden", "b2.p2",     "u2",    "out"};
 
-/* Build-time state: the model, and every temporary array handed to
- * engine_create (freed once the engine has copied them). */
-typedef struct {
-    sim_ctx *ctx;
-    const trev_model *m;
-    sim_status st;
-    real *tmp[128];
-    int ntmp;
-} builder;
-
-static real *alloc_tmp(builder *b, size_t n)
-{
-    if (b->st != SIM_OK)
-        return NULL;
-    assert(b->ntmp < (int)(sizeof b->tmp / sizeof *b->tmp));
-    real *p = mem_calloc(b->ctx, MEM_SCRATCH, n ? n : 1, sizeof *p);
-    if (!p)
-        b->st = SIM_ENOMEM;
-    else
-        b->tmp[b->ntmp++] = p;
-    return p;
-}
-
-/* The parameter `name` (printf-style) with n_expected values, or NULL (an
- * error is recorded). */
-static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
-{
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    const trev_param *p = trev_param_find(b->m, name);
-    if (!p || p->n != n_expected) {
-        if (b->st == SIM_OK)
-            b->st = ctx_error(b->ctx, SIM_ENOTFOUND,
-                              "lifnet: parameter %s %s (expected %zu values)", name, p ? "has the wrong size" : "missing", n_expected);
-        return NULL;
-    }
-    return trev_params((trev_model *)b->m) + p->offset;
-}
-
 /* Standardized WSConv weight (Co, fan) of `prefix` into out, its bias into
- * bias (may be NULL). */
-static void wsconv(builder *b, real *out, real *bias, int Co, int fan, const char *prefix)
+ * bias. */
+static void wsconv(fold_builder *b, real *out, real *bias, int Co, int fan, const char *prefix)
 {
-    const real *w = param(b, (size_t)Co * fan, "%s/weight", prefix);
-    const real *g = param(b, (size_t)Co, "%s/gain", prefix);
-    const real *bb = param(b, (size_t)Co, "%s/bias", prefix);
-    real *stats = alloc_tmp(b, 2 * (size_t)Co);
-    if (b->st != SIM_OK)
-        return;
-    wsconv_standardize(out, stats, w, g, Co, fan);
-    if (bias)
+    fold_standardized(b, out, Co, fan, prefix);
+    const real *bb = fold_param(b, (size_t)Co, "%s/bias", prefix);
+    if (bb)
         memcpy(bias, bb, (size_t)Co * sizeof *bias);
 }
 
 /* Depthwise weight (C, k*k) scaled per channel by s (may be NULL) into w,
  * bias (scaled too) added into bias. */
-static void depthwise(builder *b, real *w, real *bias, const real *s, int C, int kk,
+static void depthwise(fold_builder *b, real *w, real *bias, const real *s, int C, int kk,
                       const char *prefix)
 {
-    const real *pw = param(b, (size_t)C * kk, "%s/weight", prefix);
-    const real *pb = param(b, (size_t)C, "%s/bias", prefix);
+    const real *pw = fold_param(b, (size_t)C * kk, "%s/weight", prefix);
+    const real *pb = fold_param(b, (size_t)C, "%s/bias", prefix);
     if (b->st != SIM_OK)
         return;
     for (int c = 0; c < C; c++) {
@@ -92,26 +41,6 @@ static void depthwise(builder *b, real *w, real *bias, const real *s, int C, int
         for (int i = 0; i < kk; i++)
             w[(size_t)c * kk + i] = sc * pw[(size_t)c * kk + i];
         bias[c] += sc * pb[c];
-    }
-}
-
-/* Eval-mode BN of `prefix` folded into its conv: w_out = w * scale, the
- * shift added into shift_out. */
-static void fold_bn(builder *b, real *w_out, real *shift_out, int Co, int fan, const char *prefix)
-{
-    const real *w = param(b, (size_t)Co * fan, "%s/conv/weight", prefix);
-    const real *bw = param(b, (size_t)Co, "%s/bn/weight", prefix);
-    const real *bb = param(b, (size_t)Co, "%s/bn/bias", prefix);
-    const real *rm = param(b, (size_t)Co, "%s/bn/running_mean", prefix);
-    const real *rv = param(b, (size_t)Co, "%s/bn/running_var", prefix);
-    if (b->st != SIM_OK)
-        return;
-    const double eps = trev_cfg(b->m)->bn_eps;
-    for (int o = 0; o < Co; o++) {
-        double s = (double)bw[o] / sqrt((double)rv[o] + eps);
-        for (int i = 0; i < fan; i++)
-            w_out[(size_t)o * fan + i] = (real)(w[(size_t)o * fan + i] * s);
-        shift_out[o] += (real)((double)bb[o] - (double)rm[o] * s);
     }
 }
 
@@ -127,7 +56,8 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
     int R[TREV_LEVELS];
     for (int l = 0; l < TREV_LEVELS; l++)
         R[l] = trev_resolution(m, l);
-    builder b = {ctx, m, SIM_OK, {NULL}, 0};
+    fold_builder b;
+    fold_init(&b, ctx, m, "lifnet");
     pop_spec pops[NPOPS];
     char names[NPOPS][NEURON_NAME_MAX];
     proj_spec projs[NPOPS * 2];
@@ -146,7 +76,7 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
                 pops[i].tau = (real)LIF_TAU;
                 pops[i].threshold = (real)(LIF_TAU * LIF_VTH);
             }
-            pops[i].bias = alloc_tmp(&b, (size_t)ch);
+            pops[i].bias = fold_alloc_tmp(&b, (size_t)ch);
         }
     if (b.st == SIM_OK)
         for (int l = 0; l < TREV_LEVELS; l++) {
@@ -159,7 +89,7 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
         const int base = l * LIFNET_POPS_PER_LEVEL, Cl = C[l];
         if (l > 0) { /* Down: spikes of the level below, this timestep */
             const int ks = l == 3 ? 1 : 3, fan = C[l - 1] * ks * ks;
-            real *w = alloc_tmp(&b, (size_t)Cl * fan);
+            real *w = fold_alloc_tmp(&b, (size_t)Cl * fan);
             snprintf(pre, sizeof pre, "lif/level%d/down", l);
             fold_bn(&b, w, (real *)pops[base + U0].bias, Cl, fan, pre);
             projs[np++] = l == 3 ? proj_spec_make(net->pop_turnon[l - 1], base + U0, PROJ_SPIKE,
@@ -171,8 +101,10 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
             const int u = base + (blk ? U1 : U0), in = base + (blk ? B2IN : B1IN);
             const int d1 = base + (blk ? B2D1 : B1D1), hid = base + (blk ? B2H : B1H);
             const int p2 = base + (blk ? B2P2 : B1P2), out = base + (blk ? U2 : U1);
-            real *wd1 = alloc_tmp(&b, (size_t)Cl * kk), *wp1 = alloc_tmp(&b, (size_t)4 * Cl * Cl);
-            real *wp2 = alloc_tmp(&b, (size_t)Cl * 4 * Cl), *wd2 = alloc_tmp(&b, (size_t)Cl * kk);
+            real *wd1 = fold_alloc_tmp(&b, (size_t)Cl * kk);
+            real *wp1 = fold_alloc_tmp(&b, (size_t)4 * Cl * Cl);
+            real *wp2 = fold_alloc_tmp(&b, (size_t)Cl * 4 * Cl);
+            real *wd2 = fold_alloc_tmp(&b, (size_t)Cl * kk);
             if (b.st != SIM_OK)
                 break;
             snprintf(pre, sizeof pre, "lif/level%d/block%d", l, blk + 1);
@@ -183,7 +115,7 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
             wsconv(&b, wp1, (real *)pops[hid].bias, 4 * Cl, Cl, name);
             snprintf(name, sizeof name, "%s/pw2", pre);
             wsconv(&b, wp2, (real *)pops[p2].bias, Cl, 4 * Cl, name);
-            const real *gamma = blk ? NULL : param(&b, (size_t)Cl, "%s/gamma", pre);
+            const real *gamma = blk ? NULL : fold_param(&b, (size_t)Cl, "%s/gamma", pre);
             snprintf(name, sizeof name, "%s/dw2", pre);
             depthwise(&b, wd2, (real *)pops[out].bias, gamma, Cl, kk, name);
             projs[np++] = proj_spec_make(u, in, PROJ_GRADED, PROJ_IDENTITY, 0, NULL);
@@ -243,8 +175,7 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
     }
     if (b.st == SIM_OK)
         b.st = engine_create(ctx, &net->e, pops, NPOPS, projs, np, opts);
-    for (int i = 0; i < b.ntmp; i++)
-        mem_free(ctx, b.tmp[i]);
+    fold_free_tmp(&b);
     if (b.st != SIM_OK) {
         mem_free(ctx, net->stem_w1);
         net->stem_w1 = NULL;

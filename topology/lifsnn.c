@@ -20,33 +20,20 @@
 #include "topology/conv2d.h"
 #include "topology/elementwise.h"
 #include "topology/loss.h"
-#include "topology/wsconv.h"
+#include "topology/paramtab.h"
 
 #define NONE ((size_t)-1)
 
-/* ---- parameter references (offsets into the flat arrays) ---- */
-
-typedef struct { /* WSConv: weight, bias, gain; standardized copy in m->std */
-    size_t w, b, g, what, stats;
-    int Co, fan;
-} ws_ref;
-
-typedef struct { /* depthwise conv with bias */
-    size_t w, b;
-} dw_ref;
-
-typedef struct { /* conv without bias, then BatchNorm */
-    size_t w, bw, bb, rm, rv;
-} cbn_ref;
+/* ---- parameter references (offsets into the flat arrays, topology/paramtab.h) ---- */
 
 typedef struct {
-    dw_ref dw1, dw2;
-    int pw1, pw2;  /* indices into m->ws */
+    paramtab_dw dw1, dw2;
+    int pw1, pw2;  /* indices into m->pt.ws */
     size_t gamma;  /* NONE in block 2 */
 } blk_ref;
 
 typedef struct {
-    cbn_ref down; /* down.w == NONE at level 0 */
+    paramtab_cbn down; /* down.w == NONE at level 0 */
     blk_ref b[2];
 } lev_ref;
 
@@ -76,14 +63,7 @@ typedef struct {
 typedef struct {
     trev_config cfg;
     int R[TREV_LEVELS], S1;
-    trev_param *tab;
-    int ntab, cap;
-    size_t nval;
-    real *p, *g;
-    ws_ref *ws;
-    int nws, wscap;
-    size_t nstd;
-    real *std, *gstd; /* standardized weights and their gradients */
+    paramtab pt; /* table, parameters, gradients, standardized weights */
     int stem1, stem2, fh1, fh2;
     lev_ref lev[TREV_LEVELS];
 
@@ -102,159 +82,46 @@ typedef struct {
     uint64_t kink_hash, kink_pos;
 } lifsnn;
 
-#define P(off) (m->p + (off))
-#define G(off) (m->g + (off))
-#define WHAT(i) (m->std + m->ws[i].what)
-#define GWHAT(i) (m->gstd + m->ws[i].what)
+#define P(off) (m->pt.p + (off))
+#define G(off) (m->pt.g + (off))
+#define WHAT(i) (m->pt.std + m->pt.ws[i].what)
+#define GWHAT(i) (m->pt.gstd + m->pt.ws[i].what)
 
 /* =========================== parameter table ============================ */
 
-typedef struct {
-    sim_ctx *ctx;
-    lifsnn *m;
-    sim_status st; /* first error wins; later adds are no-ops */
-} builder;
-
-static int grow(builder *b, void **arr, int *cap, int need, size_t elem)
+static void build_table(paramtab_builder *b, lifsnn *m)
 {
-    if (b->st != SIM_OK)
-        return 0;
-    if (need <= *cap)
-        return 1;
-    int nc = *cap ? 2 * *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *na = mem_calloc(b->ctx, MEM_META, (size_t)nc, elem);
-    if (!na) {
-        b->st = SIM_ENOMEM;
-        return 0;
-    }
-    if (*arr)
-        memcpy(na, *arr, (size_t)*cap * elem);
-    mem_free(b->ctx, *arr);
-    *arr = na;
-    *cap = nc;
-    return 1;
-}
-
-static size_t add(builder *b, const char *prefix, const char *leaf, int ndim, const int *shape,
-                  trev_init init, int buffer, int decay)
-{
-    lifsnn *m = b->m;
-    if (!grow(b, (void **)&m->tab, &m->cap, m->ntab + 1, sizeof *m->tab))
-        return 0;
-    trev_param *p = &m->tab[m->ntab++];
-    int len = snprintf(p->name, sizeof p->name, "%s/%s", prefix, leaf);
-    assert(len > 0 && (size_t)len < sizeof p->name);
-    (void)len;
-    p->ndim = ndim;
-    p->n = 1;
-    for (int i = 0; i < ndim; i++) {
-        p->shape[i] = shape[i];
-        p->n *= (size_t)shape[i];
-    }
-    p->offset = m->nval;
-    p->buffer = (unsigned char)buffer;
-    p->decay = (unsigned char)decay;
-    p->init = init;
-    m->nval += (p->n + 15) / 16 * 16; /* 64-byte aligned tensors */
-    return p->offset;
-}
-
-static size_t add_vec(builder *b, const char *prefix, const char *leaf, int C, trev_init init,
-                      int buffer)
-{
-    return add(b, prefix, leaf, 1, &C, init, buffer, 0);
-}
-
-static size_t add_weight(builder *b, const char *prefix, int Co, int Ci, int k)
-{
-    int shape[4] = {Co, Ci, k, k};
-    return add(b, prefix, "weight", 4, shape, TREV_INIT_TRUNC, 0, 1);
-}
-
-static int add_ws(builder *b, const char *prefix, int Co, int Ci, int k)
-{
-    lifsnn *m = b->m;
-    ws_ref r;
-    r.w = add_weight(b, prefix, Co, Ci, k);
-    r.b = add_vec(b, prefix, "bias", Co, TREV_INIT_ZERO, 0);
-    r.g = add_vec(b, prefix, "gain", Co, TREV_INIT_ONE, 0);
-    r.Co = Co;
-    r.fan = Ci * k * k;
-    r.what = m->nstd;
-    m->nstd += ((size_t)Co * (size_t)r.fan + 15) / 16 * 16;
-    r.stats = m->nstd;
-    m->nstd += ((size_t)2 * Co + 15) / 16 * 16;
-    if (!grow(b, (void **)&m->ws, &m->wscap, m->nws + 1, sizeof *m->ws))
-        return -1;
-    m->ws[m->nws] = r;
-    return m->nws++;
-}
-
-static dw_ref add_dw(builder *b, const char *prefix, int C, int k)
-{
-    dw_ref r;
-    r.w = add_weight(b, prefix, C, 1, k);
-    r.b = add_vec(b, prefix, "bias", C, TREV_INIT_ZERO, 0);
-    return r;
-}
-
-static void build_table(builder *b)
-{
-    lifsnn *m = b->m;
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel;
     char pre[96];
-    m->stem1 = add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
-    m->stem2 = add_ws(b, "stem/conv2", C[0], C[0], 3);
+    m->stem1 = paramtab_add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
+    m->stem2 = paramtab_add_ws(b, "stem/conv2", C[0], C[0], 3);
     for (int l = 0; l < TREV_LEVELS; l++) {
         lev_ref *L = &m->lev[l];
         L->down.w = NONE;
         if (l > 0) {
-            snprintf(pre, sizeof pre, "lif/level%d/down/conv", l);
-            L->down.w = add_weight(b, pre, C[l], C[l - 1], l == 3 ? 1 : 3);
-            snprintf(pre, sizeof pre, "lif/level%d/down/bn", l);
-            L->down.bw = add_vec(b, pre, "weight", C[l], TREV_INIT_ONE, 0);
-            L->down.bb = add_vec(b, pre, "bias", C[l], TREV_INIT_ZERO, 0);
-            L->down.rm = add_vec(b, pre, "running_mean", C[l], TREV_INIT_ZERO, 1);
-            L->down.rv = add_vec(b, pre, "running_var", C[l], TREV_INIT_ONE, 1);
+            snprintf(pre, sizeof pre, "lif/level%d/down", l);
+            L->down = paramtab_add_cbn(b, pre, C[l], C[l - 1], l == 3 ? 1 : 3);
         }
         for (int bi = 0; bi < 2; bi++) {
             blk_ref *B = &L->b[bi];
             snprintf(pre, sizeof pre, "lif/level%d/block%d/dw1", l, bi + 1);
-            B->dw1 = add_dw(b, pre, C[l], k);
+            B->dw1 = paramtab_add_dw(b, pre, C[l], k);
             snprintf(pre, sizeof pre, "lif/level%d/block%d/pw1", l, bi + 1);
-            B->pw1 = add_ws(b, pre, 4 * C[l], C[l], 1);
+            B->pw1 = paramtab_add_ws(b, pre, 4 * C[l], C[l], 1);
             snprintf(pre, sizeof pre, "lif/level%d/block%d/pw2", l, bi + 1);
-            B->pw2 = add_ws(b, pre, C[l], 4 * C[l], 1);
+            B->pw2 = paramtab_add_ws(b, pre, C[l], 4 * C[l], 1);
             snprintf(pre, sizeof pre, "lif/level%d/block%d/dw2", l, bi + 1);
-            B->dw2 = add_dw(b, pre, C[l], k);
+            B->dw2 = paramtab_add_dw(b, pre, C[l], k);
             B->gamma = NONE;
             if (bi == 0) {
                 snprintf(pre, sizeof pre, "lif/level%d/block1", l);
-                B->gamma = add_vec(b, pre, "gamma", C[l], TREV_INIT_ONE, 0);
+                B->gamma = paramtab_add_vec(b, pre, "gamma", C[l], TREV_INIT_ONE, 0);
             }
         }
     }
-    m->fh1 = add_ws(b, "head/conv1", c->classes, C[3], 1);
-    m->fh2 = add_ws(b, "head/conv2", c->classes, c->classes, 1);
-}
-
-static void init_params(sim_ctx *ctx, lifsnn *m)
-{
-    for (int i = 0; i < m->ntab; i++) {
-        const trev_param *p = &m->tab[i];
-        real *v = m->p + p->offset;
-        for (size_t j = 0; j < p->n; j++) {
-            switch (p->init) {
-            case TREV_INIT_TRUNC: v[j] = (real)rng_trunc_normal(ctx, RNG_INIT, 0.02); break;
-            case TREV_INIT_ZERO: v[j] = 0; break;
-            case TREV_INIT_ONE: v[j] = 1; break;
-            case TREV_INIT_HALF: v[j] = (real)0.5; break;
-            }
-        }
-    }
+    m->fh1 = paramtab_add_ws(b, "head/conv1", c->classes, C[3], 1);
+    m->fh2 = paramtab_add_ws(b, "head/conv2", c->classes, c->classes, 1);
 }
 
 static void lif_free_plan(sim_ctx *ctx, lifsnn *m)
@@ -271,12 +138,7 @@ static void lif_destroy(sim_ctx *ctx, void *impl)
     if (!m)
         return;
     lif_free_plan(ctx, m);
-    mem_free(ctx, m->p);
-    mem_free(ctx, m->g);
-    mem_free(ctx, m->std);
-    mem_free(ctx, m->gstd);
-    mem_free(ctx, m->tab);
-    mem_free(ctx, m->ws);
+    paramtab_free(ctx, &m->pt);
     mem_free(ctx, m);
 }
 
@@ -293,28 +155,18 @@ static sim_status lif_create(sim_ctx *ctx, void **impl, const trev_config *cfg, 
     m->R[1] = m->R[0] / 2;
     m->R[2] = m->R[1] / 2;
     m->R[3] = m->R[2];
-    builder b = {ctx, m, SIM_OK};
-    build_table(&b);
-    if (b.st == SIM_OK) {
-        m->p = mem_calloc(ctx, MEM_PARAMS, m->nval, sizeof(real));
-        m->std = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
-        if (train) {
-            m->g = mem_calloc(ctx, MEM_GRADS, m->nval, sizeof(real));
-            m->gstd = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
-        }
-        if (!m->p || !m->std || (train && (!m->g || !m->gstd)))
-            b.st = SIM_ENOMEM;
-    }
-    if (b.st != SIM_OK) {
+    paramtab_builder b = {ctx, &m->pt, SIM_OK};
+    build_table(&b, m);
+    sim_status st = paramtab_finish(&b, train);
+    if (st != SIM_OK) {
         lif_destroy(ctx, m);
-        return b.st;
+        return st;
     }
-    init_params(ctx, m);
-    tab->tab = m->tab;
-    tab->ntab = m->ntab;
-    tab->nval = m->nval;
-    tab->p = m->p;
-    tab->g = m->g;
+    tab->tab = m->pt.tab;
+    tab->ntab = m->pt.ntab;
+    tab->nval = m->pt.nval;
+    tab->p = m->pt.p;
+    tab->g = m->pt.g;
     *impl = m;
     return SIM_OK;
 }
@@ -349,19 +201,9 @@ static sim_status shapes_for(sim_ctx *ctx, const lifsnn *m, int n, lif_shapes *s
     return st;
 }
 
-/* Hands out 64-byte aligned slices of an arena; with base == NULL it only
- * counts (the plan is sized before anything is allocated). */
-typedef struct {
-    real *base;
-    size_t used;
-} carver;
-
-static real *take(carver *c, size_t n)
-{
-    real *p = c->base ? c->base + c->used : NULL;
-    c->used += (n + 15) / 16 * 16;
-    return p;
-}
+/* the plan's arenas are sliced with the shared carver (topology/paramtab.h) */
+typedef paramtab_carver carver;
+static real *take(carver *c, size_t n) { return paramtab_take(c, n); }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -465,10 +307,7 @@ static sim_status lif_plan_bytes(sim_ctx *ctx, const void *impl, int n, size_t o
     sim_status st = plan_sizes(ctx, m, n, &acts, &scr, &sh);
     if (st != SIM_OK)
         return st;
-    out[MEM_PARAMS] = m->nval * sizeof(real);
-    out[MEM_GRADS] = m->nval * sizeof(real);
-    out[MEM_ACTS] = acts * sizeof(real);
-    out[MEM_SCRATCH] = (scr + 2 * m->nstd) * sizeof(real); /* as trevsnn.c counts it */
+    paramtab_plan_bytes(&m->pt, acts, scr, out); /* as trevsnn.c counts it */
     return SIM_OK;
 }
 
@@ -552,21 +391,13 @@ static void site(lifsnn *m, site_buf *s, const real *X, int C, size_t M, trev_st
     record(rec, k, total);
 }
 
-static void standardize_all(lifsnn *m)
-{
-    for (int i = 0; i < m->nws; i++) {
-        const ws_ref *r = &m->ws[i];
-        wsconv_standardize(m->std + r->what, m->std + r->stats, P(r->w), P(r->g), r->Co, r->fan);
-    }
-}
-
 static void stem_forward(sim_ctx *ctx, lifsnn *m, const real *images)
 {
     const size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->ws[m->stem1].b), m->conv_scr,
+    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->pt.ws[m->stem1].b), m->conv_scr,
                    &m->sh.stem1);
     leaky_relu_forward(m->a2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->ws[m->stem2].b), m->conv_scr,
+    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->pt.ws[m->stem2].b), m->conv_scr,
                    &m->sh.stem2);
 }
 
@@ -603,10 +434,10 @@ static void level_forward(sim_ctx *ctx, lifsnn *m, int l, int train, int update_
         site(m, &K->in, uin, C, M, rec);
         conv2d_forward(ctx, K->d1, K->in.S, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &m->sh.dw[l]);
         /* PW1 writes the hidden LIF's input into hid.H; the LIF runs in place */
-        conv2d_forward(ctx, K->hid.H, K->d1, WHAT(R->pw1), P(m->ws[R->pw1].b), m->conv_scr,
+        conv2d_forward(ctx, K->hid.H, K->d1, WHAT(R->pw1), P(m->pt.ws[R->pw1].b), m->conv_scr,
                        &m->sh.pw1[l]);
         site(m, &K->hid, K->hid.H, 4 * C, M, rec);
-        conv2d_forward(ctx, K->p2, K->hid.S, WHAT(R->pw2), P(m->ws[R->pw2].b), m->conv_scr,
+        conv2d_forward(ctx, K->p2, K->hid.S, WHAT(R->pw2), P(m->pt.ws[R->pw2].b), m->conv_scr,
                        &m->sh.pw2[l]);
         conv2d_forward(ctx, K->d2, K->p2, P(R->dw2.w), P(R->dw2.b), m->conv_scr, &m->sh.dw[l]);
         if (R->gamma != NONE) {
@@ -627,10 +458,10 @@ static void head_forward(sim_ctx *ctx, lifsnn *m, trev_step *rec)
     const int TN = T * n, HW = m->R[3] * m->R[3];
     site(m, &m->head, m->lb[3].b[1].out, C3, M_of(m, 3), rec);
     gap_forward(m->hg, m->head.S, C3 * TN, HW);
-    conv2d_forward(ctx, m->hh, m->hg, WHAT(m->fh1), P(m->ws[m->fh1].b), m->conv_scr,
+    conv2d_forward(ctx, m->hh, m->hg, WHAT(m->fh1), P(m->pt.ws[m->fh1].b), m->conv_scr,
                    &m->sh.head1);
     leaky_relu_forward(m->ha, m->hh, (size_t)K * TN, (real)cf->leaky_slope);
-    conv2d_forward(ctx, m->lt, m->ha, WHAT(m->fh2), P(m->ws[m->fh2].b), m->conv_scr,
+    conv2d_forward(ctx, m->lt, m->ha, WHAT(m->fh2), P(m->pt.ws[m->fh2].b), m->conv_scr,
                    &m->sh.head2);
     for (int k = 0; k < K; k++)
         for (int i = 0; i < n; i++) {
@@ -645,7 +476,7 @@ static void forward(sim_ctx *ctx, lifsnn *m, const real *images, int train, int 
                     trev_step *rec)
 {
     m->kink_hash = m->kink_pos = 0;
-    standardize_all(m);
+    paramtab_standardize(&m->pt);
     stem_forward(ctx, m, images);
     for (int l = 0; l < TREV_LEVELS; l++)
         level_forward(ctx, m, l, train, update_bn, rec);
@@ -658,11 +489,11 @@ static void stem_backward(sim_ctx *ctx, lifsnn *m, const real *images)
 {
     const size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
     zero(m->ga2, s1);
-    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->ws[m->stem2].b), m->gx, m->a2,
+    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->pt.ws[m->stem2].b), m->gx, m->a2,
                     WHAT(m->stem2), m->conv_scr, &m->sh.stem2);
     zero(m->ga1, s1);
     leaky_relu_backward(m->ga1, m->ga2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->ws[m->stem1].b), m->ga1, images,
+    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->pt.ws[m->stem1].b), m->ga1, images,
                     WHAT(m->stem1), m->conv_scr, &m->sh.stem1);
 }
 
@@ -677,12 +508,12 @@ static void head_backward(sim_ctx *ctx, lifsnn *m, real *gu)
             for (int i = 0; i < n; i++)
                 m->hglt[(size_t)k * TN + (size_t)t * n + i] = m->hgl[(size_t)k * n + i] / (real)T;
     zero(m->hga, (size_t)K * TN);
-    conv2d_backward(ctx, m->hga, GWHAT(m->fh2), G(m->ws[m->fh2].b), m->hglt, m->ha, WHAT(m->fh2),
+    conv2d_backward(ctx, m->hga, GWHAT(m->fh2), G(m->pt.ws[m->fh2].b), m->hglt, m->ha, WHAT(m->fh2),
                     m->conv_scr, &m->sh.head2);
     zero(m->hgh, (size_t)K * TN);
     leaky_relu_backward(m->hgh, m->hga, m->hh, (size_t)K * TN, (real)cf->leaky_slope);
     zero(m->hgg, (size_t)C3 * TN);
-    conv2d_backward(ctx, m->hgg, GWHAT(m->fh1), G(m->ws[m->fh1].b), m->hgh, m->hg, WHAT(m->fh1),
+    conv2d_backward(ctx, m->hgg, GWHAT(m->fh1), G(m->pt.ws[m->fh1].b), m->hgh, m->hg, WHAT(m->fh1),
                     m->conv_scr, &m->sh.head1);
     zero(m->G2, n3);
     gap_backward(m->G2, m->hgg, (int)(C3 * TN), m->R[3] * m->R[3]);
@@ -714,12 +545,12 @@ static void level_backward(sim_ctx *ctx, lifsnn *m, int l, real *gu, real *g_in)
         conv2d_backward(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
                         &m->sh.dw[l]);
         zero(m->G4a, 4 * CM);
-        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->ws[R->pw2].b), m->G2, K->hid.S,
+        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->hid.S,
                         WHAT(R->pw2), scr, &m->sh.pw2[l]);
         zero(m->G4b, 4 * CM);
         lif_backward(m->G4b, m->G4a, K->hid.H, 4 * C, T, M);
         zero(m->G1, CM);
-        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->ws[R->pw1].b), m->G4b, K->d1,
+        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
                         WHAT(R->pw1), scr, &m->sh.pw1[l]);
         zero(m->G2, CM);
         conv2d_backward(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->in.S, P(R->dw1.w), scr,
@@ -744,7 +575,7 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
 {
     const trev_config *cf = &m->cfg;
     const int T = cf->T, K = cf->classes, n = m->n, C0 = cf->channels[0];
-    zero(m->gstd, m->nstd);
+    zero(m->pt.gstd, m->pt.nstd);
     zero(m->hgl, (size_t)K * n);
     ce_backward(m->hgl, m->hprob, labels, K, n, (real)cf->label_smoothing, 1);
     real *gu = m->Ga, *gin = m->Gb;
@@ -769,11 +600,7 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
         }
     }
     stem_backward(ctx, m, images);
-    for (int i = 0; i < m->nws; i++) {
-        const ws_ref *r = &m->ws[i];
-        wsconv_standardize_backward(G(r->w), G(r->g), m->gstd + r->what, P(r->w), P(r->g),
-                                    m->std + r->stats, r->Co, r->fan);
-    }
+    paramtab_standardize_backward(&m->pt);
 }
 
 /* ========================= the variant entry points ====================== */
@@ -792,7 +619,7 @@ static sim_status lif_train_step(sim_ctx *ctx, void *impl, const real *images, c
 {
     lifsnn *m = impl;
     sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK && !m->g)
+    if (st == SIM_OK && !m->pt.g)
         st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
     if (st == SIM_OK)
         st = check_labels(ctx, m, labels, n);

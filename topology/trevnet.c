@@ -3,13 +3,12 @@
 #include "trevnet.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "topology/elementwise.h"
-#include "topology/wsconv.h"
+#include "topology/fold.h"
 
 #define NPOPS (TREV_LEVELS * TREVNET_POPS_PER_LEVEL)
 #define ALPHA_MIN 1e-3 /* as the dense forward clamps it */
@@ -17,87 +16,6 @@
 enum { U0, B1D1, B1H, B1P2, U1, B2D1, B2H, B2P2, U2, TURNON };
 static const char *const pop_suffix[TREVNET_POPS_PER_LEVEL] = {
     "u0", "b1.d1", "b1.hidden", "b1.p2", "u1", "b2.d1", "b2.hidden", "b2.p2", "u2", "turnon"};
-
-/* Build-time state: the model, and every temporary array handed to
- * engine_create (freed once the engine has copied them). */
-typedef struct {
-    sim_ctx *ctx;
-    const trev_model *m;
-    sim_status st;
-    real *tmp[256];
-    int ntmp;
-} builder;
-
-static real *alloc_tmp(builder *b, size_t n)
-{
-    if (b->st != SIM_OK)
-        return NULL;
-    assert(b->ntmp < (int)(sizeof b->tmp / sizeof *b->tmp));
-    real *p = mem_calloc(b->ctx, MEM_SCRATCH, n ? n : 1, sizeof *p);
-    if (!p)
-        b->st = SIM_ENOMEM;
-    else
-        b->tmp[b->ntmp++] = p;
-    return p;
-}
-
-/* The parameter `name` (printf-style), or NULL (recorded as an error). */
-static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static const real *param(builder *b, size_t n_expected, const char *fmt, ...)
-{
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    const trev_param *p = trev_param_find(b->m, name);
-    if (!p || p->n != n_expected) {
-        if (b->st == SIM_OK)
-            b->st = ctx_error(b->ctx, SIM_ENOTFOUND,
-                              "trevnet: parameter %s %s (expected %zu values)", name,
-                              p ? "has the wrong size" : "missing", n_expected);
-        return NULL;
-    }
-    return trev_params((trev_model *)b->m) + p->offset;
-}
-
-/* Standardized WSConv weight (Co, fan) of `prefix` into out. */
-static void standardized(builder *b, real *out, int Co, int fan, const char *prefix)
-{
-    const real *w = param(b, (size_t)Co * fan, "%s/weight", prefix);
-    const real *g = param(b, (size_t)Co, "%s/gain", prefix);
-    real *stats = alloc_tmp(b, 2 * (size_t)Co);
-    if (b->st == SIM_OK)
-        wsconv_standardize(out, stats, w, g, Co, fan);
-}
-
-/* Fold eval-mode BN of `prefix` (conv weight (Co, fan) then bn) into
- * w_out = w * scale and shift_out (added to the target's bias). */
-static void fold_bn(builder *b, real *w_out, real *shift_out, int Co, int fan, const char *prefix)
-{
-    const real *w = param(b, (size_t)Co * fan, "%s/conv/weight", prefix);
-    const real *bw = param(b, (size_t)Co, "%s/bn/weight", prefix);
-    const real *bb = param(b, (size_t)Co, "%s/bn/bias", prefix);
-    const real *rm = param(b, (size_t)Co, "%s/bn/running_mean", prefix);
-    const real *rv = param(b, (size_t)Co, "%s/bn/running_var", prefix);
-    if (b->st != SIM_OK)
-        return;
-    const double eps = b->m ? trev_cfg(b->m)->bn_eps : 1e-5;
-    for (int o = 0; o < Co; o++) {
-        double s = (double)bw[o] / sqrt((double)rv[o] + eps);
-        for (int i = 0; i < fan; i++)
-            w_out[(size_t)o * fan + i] = (real)(w[(size_t)o * fan + i] * s);
-        shift_out[o] += (real)((double)bb[o] - (double)rm[o] * s);
-    }
-}
-
-static void copy_param(builder *b, real *out, size_t n, const char *name)
-{
-    const real *p = param(b, n, "%s", name);
-    if (p)
-        memcpy(out, p, n * sizeof *out);
-}
 
 sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const engine_opts *opts)
 {
@@ -108,7 +26,8 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
     int R[TREV_LEVELS];
     for (int l = 0; l < TREV_LEVELS; l++)
         R[l] = trev_resolution(m, l);
-    builder b = {ctx, m, SIM_OK, {NULL}, 0};
+    fold_builder b;
+    fold_init(&b, ctx, m, "trevnet");
     pop_spec pops[NPOPS];
     char names[NPOPS][NEURON_NAME_MAX];
     proj_spec projs[NPOPS * 3];
@@ -127,7 +46,7 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
             pops[i] = pop_spec_make(names[i], model, ch, R[l], R[l], i);
             int shared = j == B2P2 || j == U2;
             pops[i].nsets = shared ? 1 : T;
-            real *bias = alloc_tmp(&b, (size_t)pops[i].nsets * ch);
+            real *bias = fold_alloc_tmp(&b, (size_t)pops[i].nsets * ch);
             pops[i].bias = bias;
             for (int t = 0; t < pops[i].nsets && b.st == SIM_OK; t++) {
                 real *bt = bias + (size_t)t * ch;
@@ -137,41 +56,41 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
                 case B1D1:
                 case B2D1:
                     snprintf(name, sizeof name, "%s/block%d/dw1/bias", pre, j == B1D1 ? 1 : 2);
-                    copy_param(&b, bt, (size_t)ch, name);
+                    fold_copy_param(&b, bt, (size_t)ch, name);
                     break;
                 case B1H:
                 case B2H:
                     snprintf(name, sizeof name, "%s/block%d/pw1/bias", pre, j == B1H ? 1 : 2);
-                    copy_param(&b, bt, (size_t)ch, name);
+                    fold_copy_param(&b, bt, (size_t)ch, name);
                     break;
                 case B1P2:
                     snprintf(name, sizeof name, "%s/block1/pw2/bias", pre);
-                    copy_param(&b, bt, (size_t)ch, name);
+                    fold_copy_param(&b, bt, (size_t)ch, name);
                     break;
                 case U1: { /* gamma * DW2 bias */
-                    const real *g = param(&b, (size_t)ch, "%s/block1/gamma", pre);
-                    const real *db = param(&b, (size_t)ch, "%s/block1/dw2/bias", pre);
+                    const real *g = fold_param(&b, (size_t)ch, "%s/block1/gamma", pre);
+                    const real *db = fold_param(&b, (size_t)ch, "%s/block1/dw2/bias", pre);
                     for (int q = 0; g && db && q < ch; q++)
                         bt[q] = g[q] * db[q];
                     break;
                 }
                 case B2P2:
                     snprintf(name, sizeof name, "shared/level%d/pw2/bias", l);
-                    copy_param(&b, bt, (size_t)ch, name);
+                    fold_copy_param(&b, bt, (size_t)ch, name);
                     break;
                 case U2:
                     snprintf(name, sizeof name, "shared/level%d/dw2/bias", l);
-                    copy_param(&b, bt, (size_t)ch, name);
+                    fold_copy_param(&b, bt, (size_t)ch, name);
                     break;
                 default: /* U0's BN shifts are added with the Down/Up folds; TURNON none */
                     break;
                 }
             }
             if (j == TURNON) {
-                real *alpha = alloc_tmp(&b, (size_t)T * ch);
+                real *alpha = fold_alloc_tmp(&b, (size_t)T * ch);
                 pops[i].alpha = alpha;
                 for (int t = 0; t < T && b.st == SIM_OK; t++) {
-                    const real *a = param(&b, (size_t)ch, "col%d/level%d/alpha", t, l);
+                    const real *a = fold_param(&b, (size_t)ch, "col%d/level%d/alpha", t, l);
                     for (int q = 0; a && q < ch; q++)
                         alpha[(size_t)t * ch + q] =
                             fabs((double)a[q]) >= ALPHA_MIN ? a[q]
@@ -189,7 +108,7 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
         real *u0_bias = (real *)pops[base + U0].bias;
         if (l > 0) { /* Down: spikes of the level below, this timestep */
             int ks = l == 3 ? 1 : 3, fan = C[l - 1] * ks * ks;
-            real *w = alloc_tmp(&b, (size_t)T * Cl * fan);
+            real *w = fold_alloc_tmp(&b, (size_t)T * Cl * fan);
             for (int t = 0; t < T && b.st == SIM_OK; t++) {
                 snprintf(pre, sizeof pre, "col%d/level%d/down", t, l);
                 fold_bn(&b, w + (size_t)t * Cl * fan, u0_bias + (size_t)t * Cl, Cl, fan, pre);
@@ -202,7 +121,8 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
         }
         if (l < 3 && T > 1) { /* Up: spikes of the level above, previous timestep */
             int fan = C[l + 1];
-            real *w = alloc_tmp(&b, (size_t)T * Cl * fan); /* set 0 stays zero: no Up at t = 0 */
+            /* set 0 stays zero: no Up at t = 0 */
+            real *w = fold_alloc_tmp(&b, (size_t)T * Cl * fan);
             for (int t = 1; t < T && b.st == SIM_OK; t++) {
                 snprintf(pre, sizeof pre, "col%d/level%d/up", t, l);
                 fold_bn(&b, w + (size_t)t * Cl * fan, u0_bias + (size_t)t * Cl, Cl, fan, pre);
@@ -215,32 +135,32 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
             const int in = base + (blk ? U1 : U0), d1 = base + (blk ? B2D1 : B1D1);
             const int hid = base + (blk ? B2H : B1H), p2 = base + (blk ? B2P2 : B1P2);
             const int out = base + (blk ? U2 : U1);
-            real *wd1 = alloc_tmp(&b, (size_t)T * Cl * kk);
-            real *wp1 = alloc_tmp(&b, (size_t)T * 4 * Cl * Cl);
+            real *wd1 = fold_alloc_tmp(&b, (size_t)T * Cl * kk);
+            real *wp1 = fold_alloc_tmp(&b, (size_t)T * 4 * Cl * Cl);
             int sets2 = blk ? 1 : T;
-            real *wp2 = alloc_tmp(&b, (size_t)sets2 * Cl * 4 * Cl);
-            real *wd2 = alloc_tmp(&b, (size_t)sets2 * Cl * kk);
+            real *wp2 = fold_alloc_tmp(&b, (size_t)sets2 * Cl * 4 * Cl);
+            real *wd2 = fold_alloc_tmp(&b, (size_t)sets2 * Cl * kk);
             for (int t = 0; t < T && b.st == SIM_OK; t++) {
                 char name[128];
                 snprintf(pre, sizeof pre, "col%d/level%d/block%d", t, l, blk + 1);
                 snprintf(name, sizeof name, "%s/dw1/weight", pre);
-                copy_param(&b, wd1 + (size_t)t * Cl * kk, (size_t)Cl * kk, name);
+                fold_copy_param(&b, wd1 + (size_t)t * Cl * kk, (size_t)Cl * kk, name);
                 snprintf(name, sizeof name, "%s/pw1", pre);
-                standardized(&b, wp1 + (size_t)t * 4 * Cl * Cl, 4 * Cl, Cl, name);
+                fold_standardized(&b, wp1 + (size_t)t * 4 * Cl * Cl, 4 * Cl, Cl, name);
                 if (blk == 0) { /* block 1's own PW2 and gamma-scaled DW2 */
                     snprintf(name, sizeof name, "%s/pw2", pre);
-                    standardized(&b, wp2 + (size_t)t * Cl * 4 * Cl, Cl, 4 * Cl, name);
-                    const real *g = param(&b, (size_t)Cl, "%s/gamma", pre);
-                    const real *dw = param(&b, (size_t)Cl * kk, "%s/dw2/weight", pre);
+                    fold_standardized(&b, wp2 + (size_t)t * Cl * 4 * Cl, Cl, 4 * Cl, name);
+                    const real *g = fold_param(&b, (size_t)Cl, "%s/gamma", pre);
+                    const real *dw = fold_param(&b, (size_t)Cl * kk, "%s/dw2/weight", pre);
                     for (int q = 0; g && dw && q < Cl * kk; q++)
                         wd2[(size_t)t * Cl * kk + q] = g[q / kk] * dw[q];
                 }
             }
             if (blk == 1 && b.st == SIM_OK) {
                 snprintf(pre, sizeof pre, "shared/level%d/pw2", l);
-                standardized(&b, wp2, Cl, 4 * Cl, pre);
+                fold_standardized(&b, wp2, Cl, 4 * Cl, pre);
                 snprintf(pre, sizeof pre, "shared/level%d/dw2/weight", l);
-                copy_param(&b, wd2, (size_t)Cl * kk, pre);
+                fold_copy_param(&b, wd2, (size_t)Cl * kk, pre);
             }
             projs[np] = proj_spec_conv(in, d1, PROJ_SPIKE, PROJ_DEPTHWISE, 0, k, 1, k / 2, wd1);
             projs[np++].nsets = T;
@@ -299,31 +219,30 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
             TAKE(net->a1, a1);
             TAKE(net->x, (size_t)C[0] * R[0] * R[0]);
 #undef TAKE
-            standardized(&b, net->stem_w1, C[0], (int)fan1, "stem/conv1");
-            copy_param(&b, net->stem_b1, (size_t)C[0], "stem/conv1/bias");
-            standardized(&b, net->stem_w2, C[0], C[0] * 9, "stem/conv2");
-            copy_param(&b, net->stem_b2, (size_t)C[0], "stem/conv2/bias");
+            fold_standardized(&b, net->stem_w1, C[0], (int)fan1, "stem/conv1");
+            fold_copy_param(&b, net->stem_b1, (size_t)C[0], "stem/conv1/bias");
+            fold_standardized(&b, net->stem_w2, C[0], C[0] * 9, "stem/conv2");
+            fold_copy_param(&b, net->stem_b2, (size_t)C[0], "stem/conv2/bias");
             for (int t = 0; t < nh; t++) {
                 snprintf(pre, sizeof pre, "head%d/conv", t);
-                standardized(&b, net->head_w + (size_t)t * K * C3, K, C3, pre);
+                fold_standardized(&b, net->head_w + (size_t)t * K * C3, K, C3, pre);
                 snprintf(pre, sizeof pre, "head%d/conv/bias", t);
-                copy_param(&b, net->head_b + (size_t)t * K, (size_t)K, pre);
+                fold_copy_param(&b, net->head_b + (size_t)t * K, (size_t)K, pre);
             }
             snprintf(pre, sizeof pre, "head%d/conv1", T - 1);
-            standardized(&b, net->fh1_w, K, C3, pre);
+            fold_standardized(&b, net->fh1_w, K, C3, pre);
             snprintf(pre, sizeof pre, "head%d/conv1/bias", T - 1);
-            copy_param(&b, net->fh1_b, (size_t)K, pre);
+            fold_copy_param(&b, net->fh1_b, (size_t)K, pre);
             snprintf(pre, sizeof pre, "head%d/conv2", T - 1);
-            standardized(&b, net->fh2_w, K, K, pre);
+            fold_standardized(&b, net->fh2_w, K, K, pre);
             snprintf(pre, sizeof pre, "head%d/conv2/bias", T - 1);
-            copy_param(&b, net->fh2_b, (size_t)K, pre);
+            fold_copy_param(&b, net->fh2_b, (size_t)K, pre);
             net->stem_macs = conv2d_macs(&net->stem1) + conv2d_macs(&net->stem2);
         }
     }
     if (b.st == SIM_OK)
         b.st = engine_create(ctx, &net->e, pops, NPOPS, projs, np, opts);
-    for (int i = 0; i < b.ntmp; i++)
-        mem_free(ctx, b.tmp[i]);
+    fold_free_tmp(&b);
     if (b.st != SIM_OK) {
         mem_free(ctx, net->stem_w1);
         net->stem_w1 = NULL;

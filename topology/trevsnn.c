@@ -20,34 +20,21 @@
 #include "topology/elementwise.h"
 #include "topology/lifsnn.h"
 #include "topology/loss.h"
-#include "topology/wsconv.h"
+#include "topology/paramtab.h"
 
 #define ALPHA_MIN 1e-3
 #define NONE ((size_t)-1)
 
-/* ---- parameter references (offsets into the flat arrays) ---- */
-
-typedef struct { /* WSConv: weight, bias, gain; standardized copy in m->std */
-    size_t w, b, g, what, stats;
-    int Co, fan;
-} ws_ref;
-
-typedef struct { /* depthwise conv with bias */
-    size_t w, b;
-} dw_ref;
-
-typedef struct { /* conv without bias followed by BatchNorm */
-    size_t w, bw, bb, rm, rv;
-} cbn_ref;
+/* ---- parameter references (offsets into the flat arrays, topology/paramtab.h) ---- */
 
 typedef struct {
-    dw_ref dw1, dw2; /* dw2 is the level's shared one in block2 */
-    int pw1, pw2;    /* indices into m->ws */
+    paramtab_dw dw1, dw2; /* dw2 is the level's shared one in block2 */
+    int pw1, pw2;         /* indices into m->pt.ws */
     size_t gamma;    /* NONE in block2 */
 } block_ref;
 
 typedef struct {
-    cbn_ref down, up; /* down.w == NONE at l = 0; up.w == NONE at t = 0 or l = 3 */
+    paramtab_cbn down, up; /* down.w == NONE at l = 0; up.w == NONE at t = 0 or l = 3 */
     block_ref b[2];
     size_t alpha;
 } level_ref;
@@ -72,14 +59,7 @@ typedef struct {
 struct trev_model {
     trev_config cfg;
     int R[TREV_LEVELS], S1; /* level resolutions; stem conv1 output size */
-    trev_param *tab;
-    int ntab, cap;
-    size_t nval;
-    real *p, *g;
-    ws_ref *ws;
-    int nws, wscap;
-    size_t nstd;
-    real *std, *gstd; /* standardized weights and their gradients */
+    paramtab pt; /* table, parameters, gradients, standardized weights */
     int stem1, stem2;
     level_ref *lev;           /* [T][4] */
     int head[TREV_MAXT];      /* intermediate heads (ws index), -1 if none */
@@ -103,8 +83,8 @@ struct trev_model {
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
 
-    /* another network behind this API (trevsnn.h "model variants"): tab, p
-     * and g then belong to impl, everything above is unused */
+    /* another network behind this API (trevsnn.h "model variants"): pt.tab,
+     * pt.p and pt.g then belong to impl, everything above is unused */
     const trev_variant *var;
     void *impl;
 };
@@ -239,131 +219,20 @@ int trev_config_json(const trev_config *c, char *buf, size_t len)
 
 /* =========================== parameter table ============================ */
 
-static sim_status grow(sim_ctx *ctx, void **arr, int *cap, int need, size_t elem)
+static void build_table(paramtab_builder *b, trev_model *m)
 {
-    if (need <= *cap)
-        return SIM_OK;
-    int nc = *cap ? *cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *na = mem_calloc(ctx, MEM_META, (size_t)nc, elem);
-    if (!na)
-        return SIM_ENOMEM;
-    if (*arr)
-        memcpy(na, *arr, (size_t)*cap * elem);
-    mem_free(ctx, *arr);
-    *arr = na;
-    *cap = nc;
-    return SIM_OK;
-}
-
-/* Builder state: first error wins, later adds are no-ops. */
-typedef struct {
-    sim_ctx *ctx;
-    trev_model *m;
-    sim_status st;
-} builder;
-
-static size_t add(builder *b, const char *name, int ndim, const int *shape, trev_init init,
-                  int buffer, int decay)
-{
-    trev_model *m = b->m;
-    if (b->st != SIM_OK)
-        return 0;
-    if ((b->st = grow(b->ctx, (void **)&m->tab, &m->cap, m->ntab + 1, sizeof *m->tab)) != SIM_OK)
-        return 0;
-    trev_param *p = &m->tab[m->ntab++];
-    size_t len = strlen(name);
-    assert(len < sizeof p->name);
-    memcpy(p->name, name, len + 1);
-    p->ndim = ndim;
-    p->n = 1;
-    for (int i = 0; i < ndim; i++) {
-        p->shape[i] = shape[i];
-        p->n *= (size_t)shape[i];
-    }
-    p->offset = m->nval;
-    p->buffer = (unsigned char)buffer;
-    p->decay = (unsigned char)decay;
-    p->init = init;
-    m->nval += (p->n + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
-    return p->offset;
-}
-
-static size_t add_vec(builder *b, const char *prefix, const char *leaf, int C, trev_init init,
-                      int buffer)
-{
-    char name[128];
-    snprintf(name, sizeof name, "%s/%s", prefix, leaf);
-    return add(b, name, 1, &C, init, buffer, 0);
-}
-
-static size_t add_weight(builder *b, const char *prefix, int Co, int Ci, int k)
-{
-    char name[128];
-    int shape[4] = {Co, Ci, k, k};
-    snprintf(name, sizeof name, "%s/weight", prefix);
-    return add(b, name, 4, shape, TREV_INIT_TRUNC, 0, 1);
-}
-
-static int add_ws(builder *b, const char *prefix, int Co, int Ci, int k)
-{
-    trev_model *m = b->m;
-    ws_ref r;
-    r.w = add_weight(b, prefix, Co, Ci, k);
-    r.b = add_vec(b, prefix, "bias", Co, TREV_INIT_ZERO, 0);
-    r.g = add_vec(b, prefix, "gain", Co, TREV_INIT_ONE, 0);
-    r.Co = Co;
-    r.fan = Ci * k * k;
-    r.what = m->nstd;
-    m->nstd += ((size_t)Co * (size_t)r.fan + 15) / 16 * 16;
-    r.stats = m->nstd;
-    m->nstd += ((size_t)2 * Co + 15) / 16 * 16;
-    if (b->st != SIM_OK)
-        return -1;
-    if ((b->st = grow(b->ctx, (void **)&m->ws, &m->wscap, m->nws + 1, sizeof *m->ws)) != SIM_OK)
-        return -1;
-    m->ws[m->nws] = r;
-    return m->nws++;
-}
-
-static dw_ref add_dw(builder *b, const char *prefix, int C, int k)
-{
-    dw_ref r;
-    r.w = add_weight(b, prefix, C, 1, k);
-    r.b = add_vec(b, prefix, "bias", C, TREV_INIT_ZERO, 0);
-    return r;
-}
-
-static cbn_ref add_cbn(builder *b, const char *prefix, int Co, int Ci, int k)
-{
-    char pre[96];
-    cbn_ref r;
-    snprintf(pre, sizeof pre, "%s/conv", prefix);
-    r.w = add_weight(b, pre, Co, Ci, k);
-    snprintf(pre, sizeof pre, "%s/bn", prefix);
-    r.bw = add_vec(b, pre, "weight", Co, TREV_INIT_ONE, 0);
-    r.bb = add_vec(b, pre, "bias", Co, TREV_INIT_ZERO, 0);
-    r.rm = add_vec(b, pre, "running_mean", Co, TREV_INIT_ZERO, 1);
-    r.rv = add_vec(b, pre, "running_var", Co, TREV_INIT_ONE, 1);
-    return r;
-}
-
-static void build_table(builder *b)
-{
-    trev_model *m = b->m;
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel, T = c->T;
     char pre[96];
-    m->stem1 = add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
-    m->stem2 = add_ws(b, "stem/conv2", C[0], C[0], 3);
+    m->stem1 = paramtab_add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
+    m->stem2 = paramtab_add_ws(b, "stem/conv2", C[0], C[0], 3);
     int shpw2[TREV_LEVELS];
-    dw_ref shdw2[TREV_LEVELS];
+    paramtab_dw shdw2[TREV_LEVELS];
     for (int l = 0; l < TREV_LEVELS; l++) {
         snprintf(pre, sizeof pre, "shared/level%d/pw2", l);
-        shpw2[l] = add_ws(b, pre, C[l], 4 * C[l], 1);
+        shpw2[l] = paramtab_add_ws(b, pre, C[l], 4 * C[l], 1);
         snprintf(pre, sizeof pre, "shared/level%d/dw2", l);
-        shdw2[l] = add_dw(b, pre, C[l], k);
+        shdw2[l] = paramtab_add_dw(b, pre, C[l], k);
     }
     for (int t = 0; t < T; t++) {
         for (int l = 0; l < TREV_LEVELS; l++) {
@@ -373,32 +242,32 @@ static void build_table(builder *b)
             L->down.w = L->up.w = NONE;
             if (l > 0) {
                 snprintf(pre, sizeof pre, "%s/down", lp);
-                L->down = add_cbn(b, pre, C[l], C[l - 1], l == 3 ? 1 : 3);
+                L->down = paramtab_add_cbn(b, pre, C[l], C[l - 1], l == 3 ? 1 : 3);
             }
             if (t > 0 && l < 3) {
                 snprintf(pre, sizeof pre, "%s/up", lp);
-                L->up = add_cbn(b, pre, C[l], C[l + 1], 1);
+                L->up = paramtab_add_cbn(b, pre, C[l], C[l + 1], 1);
             }
             for (int bi = 0; bi < 2; bi++) {
                 block_ref *B = &L->b[bi];
                 snprintf(pre, sizeof pre, "%s/block%d/dw1", lp, bi + 1);
-                B->dw1 = add_dw(b, pre, C[l], k);
+                B->dw1 = paramtab_add_dw(b, pre, C[l], k);
                 snprintf(pre, sizeof pre, "%s/block%d/pw1", lp, bi + 1);
-                B->pw1 = add_ws(b, pre, 4 * C[l], C[l], 1);
+                B->pw1 = paramtab_add_ws(b, pre, 4 * C[l], C[l], 1);
                 if (bi == 0) {
                     snprintf(pre, sizeof pre, "%s/block1/pw2", lp);
-                    B->pw2 = add_ws(b, pre, C[l], 4 * C[l], 1);
+                    B->pw2 = paramtab_add_ws(b, pre, C[l], 4 * C[l], 1);
                     snprintf(pre, sizeof pre, "%s/block1/dw2", lp);
-                    B->dw2 = add_dw(b, pre, C[l], k);
+                    B->dw2 = paramtab_add_dw(b, pre, C[l], k);
                     snprintf(pre, sizeof pre, "%s/block1", lp);
-                    B->gamma = add_vec(b, pre, "gamma", C[l], TREV_INIT_ONE, 0);
+                    B->gamma = paramtab_add_vec(b, pre, "gamma", C[l], TREV_INIT_ONE, 0);
                 } else {
                     B->pw2 = shpw2[l];
                     B->dw2 = shdw2[l];
                     B->gamma = NONE;
                 }
             }
-            L->alpha = add_vec(b, lp, "alpha", C[l], TREV_INIT_HALF, 0);
+            L->alpha = paramtab_add_vec(b, lp, "alpha", C[l], TREV_INIT_HALF, 0);
         }
     }
     for (int t = 0; t < T; t++)
@@ -406,28 +275,12 @@ static void build_table(builder *b)
     if (c->inter_supv)
         for (int t = 0; t + 1 < T; t++) {
             snprintf(pre, sizeof pre, "head%d/conv", t);
-            m->head[t] = add_ws(b, pre, c->classes, C[3], 1);
+            m->head[t] = paramtab_add_ws(b, pre, c->classes, C[3], 1);
         }
     snprintf(pre, sizeof pre, "head%d/conv1", T - 1);
-    m->fh1 = add_ws(b, pre, c->classes, C[3], 1);
+    m->fh1 = paramtab_add_ws(b, pre, c->classes, C[3], 1);
     snprintf(pre, sizeof pre, "head%d/conv2", T - 1);
-    m->fh2 = add_ws(b, pre, c->classes, c->classes, 1);
-}
-
-static void init_params(sim_ctx *ctx, trev_model *m)
-{
-    for (int i = 0; i < m->ntab; i++) {
-        const trev_param *p = &m->tab[i];
-        real *v = m->p + p->offset;
-        for (size_t j = 0; j < p->n; j++) {
-            switch (p->init) {
-            case TREV_INIT_TRUNC: v[j] = (real)rng_trunc_normal(ctx, RNG_INIT, 0.02); break;
-            case TREV_INIT_ZERO: v[j] = 0; break;
-            case TREV_INIT_ONE: v[j] = 1; break;
-            case TREV_INIT_HALF: v[j] = (real)0.5; break;
-            }
-        }
-    }
+    m->fh2 = paramtab_add_ws(b, pre, c->classes, c->classes, 1);
 }
 
 sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, int train)
@@ -453,11 +306,11 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
             mem_free(ctx, m);
             return st;
         }
-        m->tab = tb.tab;
-        m->ntab = m->cap = tb.ntab;
-        m->nval = tb.nval;
-        m->p = tb.p;
-        m->g = tb.g;
+        m->pt.tab = tb.tab;
+        m->pt.ntab = m->pt.cap = tb.ntab;
+        m->pt.nval = tb.nval;
+        m->pt.p = tb.p;
+        m->pt.g = tb.g;
         *out = m;
         return SIM_OK;
     }
@@ -466,23 +319,13 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
         trev_destroy(ctx, m);
         return SIM_ENOMEM;
     }
-    builder b = {ctx, m, SIM_OK};
-    build_table(&b);
-    if (b.st == SIM_OK) {
-        m->p = mem_calloc(ctx, MEM_PARAMS, m->nval, sizeof(real));
-        m->std = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
-        if (train) {
-            m->g = mem_calloc(ctx, MEM_GRADS, m->nval, sizeof(real));
-            m->gstd = mem_calloc(ctx, MEM_SCRATCH, m->nstd, sizeof(real));
-        }
-        if (!m->p || !m->std || (train && (!m->g || !m->gstd)))
-            b.st = SIM_ENOMEM;
-    }
-    if (b.st != SIM_OK) {
+    paramtab_builder b = {ctx, &m->pt, SIM_OK};
+    build_table(&b, m);
+    st = paramtab_finish(&b, train);
+    if (st != SIM_OK) {
         trev_destroy(ctx, m);
-        return b.st;
+        return st;
     }
-    init_params(ctx, m);
     *out = m;
     return SIM_OK;
 }
@@ -507,45 +350,40 @@ void trev_destroy(sim_ctx *ctx, trev_model *m)
         return;
     }
     free_plan(ctx, m);
-    mem_free(ctx, m->p);
-    mem_free(ctx, m->g);
-    mem_free(ctx, m->std);
-    mem_free(ctx, m->gstd);
-    mem_free(ctx, m->tab);
-    mem_free(ctx, m->ws);
+    paramtab_free(ctx, &m->pt);
     mem_free(ctx, m->lev);
     mem_free(ctx, m);
 }
 
 const trev_config *trev_cfg(const trev_model *m) { return &m->cfg; }
-int trev_nparams(const trev_model *m) { return m->ntab; }
-const trev_param *trev_param_at(const trev_model *m, int i) { return &m->tab[i]; }
-real *trev_params(trev_model *m) { return m->p; }
-real *trev_grads(trev_model *m) { return m->g; }
-size_t trev_nvalues(const trev_model *m) { return m->nval; }
+int trev_nparams(const trev_model *m) { return m->pt.ntab; }
+const trev_param *trev_param_at(const trev_model *m, int i) { return &m->pt.tab[i]; }
+real *trev_params(trev_model *m) { return m->pt.p; }
+real *trev_grads(trev_model *m) { return m->pt.g; }
+size_t trev_nvalues(const trev_model *m) { return m->pt.nval; }
 int trev_resolution(const trev_model *m, int l) { return m->R[l]; }
 
 const trev_param *trev_param_find(const trev_model *m, const char *name)
 {
-    for (int i = 0; i < m->ntab; i++)
-        if (!strcmp(m->tab[i].name, name))
-            return &m->tab[i];
+    for (int i = 0; i < m->pt.ntab; i++)
+        if (!strcmp(m->pt.tab[i].name, name))
+            return &m->pt.tab[i];
     return NULL;
 }
 
 size_t trev_count_learnable(const trev_model *m)
 {
     size_t n = 0;
-    for (int i = 0; i < m->ntab; i++)
-        if (!m->tab[i].buffer)
-            n += m->tab[i].n;
+    for (int i = 0; i < m->pt.ntab; i++)
+        if (!m->pt.tab[i].buffer)
+            n += m->pt.tab[i].n;
     return n;
 }
 
 void trev_zero_grads(trev_model *m)
 {
-    if (m->g)
-        memset(m->g, 0, m->nval * sizeof *m->g);
+    if (m->pt.g)
+        memset(m->pt.g, 0, m->pt.nval * sizeof *m->pt.g);
 }
 
 /* ============================== memory plan ============================== */
@@ -586,19 +424,9 @@ static sim_status shapes_for(sim_ctx *ctx, const trev_model *m, int n, all_shape
     return st;
 }
 
-/* Hands out 64-byte aligned slices of an arena; with base == NULL it only
- * counts, which is how the plan is sized before anything is allocated. */
-typedef struct {
-    real *base;
-    size_t used;
-} carver;
-
-static real *take(carver *c, size_t n)
-{
-    real *p = c->base ? c->base + c->used : NULL;
-    c->used += (n + 15) / 16 * 16;
-    return p;
-}
+/* the plan's arenas are sliced with the shared carver (topology/paramtab.h) */
+typedef paramtab_carver carver;
+static real *take(carver *c, size_t n) { return paramtab_take(c, n); }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -770,11 +598,8 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
     sim_status st = plan_sizes(ctx, &tmp, n, mode, &acts, &scr, &sh);
     if (st != SIM_OK)
         return st;
-    out[MEM_PARAMS] = m->nval * sizeof(real);
-    out[MEM_GRADS] = m->nval * sizeof(real);
-    out[MEM_ACTS] = acts * sizeof(real);
     /* standardized weights and their gradients are scratch too */
-    out[MEM_SCRATCH] = (scr + 2 * m->nstd) * sizeof(real);
+    paramtab_plan_bytes(&m->pt, acts, scr, out);
     return SIM_OK;
 }
 
@@ -835,10 +660,10 @@ static sim_status use_batch(sim_ctx *ctx, trev_model *m, int n)
 
 /* =============================== forward =============================== */
 
-#define P(off) (m->p + (off))
-#define G(off) (m->g + (off))
-#define WHAT(i) (m->std + m->ws[i].what)
-#define GWHAT(i) (m->gstd + m->ws[i].what)
+#define P(off) (m->pt.p + (off))
+#define G(off) (m->pt.g + (off))
+#define WHAT(i) (m->pt.std + m->pt.ws[i].what)
+#define GWHAT(i) (m->pt.gstd + m->pt.ws[i].what)
 
 static size_t M_of(const trev_model *m, int l)
 {
@@ -887,14 +712,6 @@ static size_t spike_site(const trev_model *m, real *s, const real *v, size_t n, 
     return k;
 }
 
-static void standardize_all(trev_model *m)
-{
-    for (int i = 0; i < m->nws; i++) {
-        const ws_ref *r = &m->ws[i];
-        wsconv_standardize(m->std + r->what, m->std + r->stats, P(r->w), P(r->g), r->Co, r->fan);
-    }
-}
-
 static void clamp_alpha(trev_model *m)
 {
     for (int i = 0; i < m->cfg.T * TREV_LEVELS; i++) {
@@ -907,7 +724,7 @@ static void clamp_alpha(trev_model *m)
 
 /* Conv without bias + BN: training (batch statistics into stat, running
  * statistics updated when update) or inference (running statistics). */
-static void cbn_forward(sim_ctx *ctx, trev_model *m, const cbn_ref *r, real *out, real *stat,
+static void cbn_forward(sim_ctx *ctx, trev_model *m, const paramtab_cbn *r, real *out, real *stat,
                         const real *pre, int C, size_t M, int train, int update)
 {
     real eps = (real)m->cfg.bn_eps;
@@ -955,9 +772,11 @@ static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *
         block_buf *K = &B->b[k];
         spike_site(m, K->h, uin, CM, rec);
         conv2d_forward(ctx, K->d1, K->h, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &S->dw);
-        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), P(m->ws[R->pw1].b), m->conv_scr, &S->pw1);
+        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), P(m->pt.ws[R->pw1].b), m->conv_scr,
+                       &S->pw1);
         spike_site(m, K->s1, K->p1, 4 * CM, rec);
-        conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->ws[R->pw2].b), m->conv_scr, &S->pw2);
+        conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->pt.ws[R->pw2].b), m->conv_scr,
+                       &S->pw2);
         conv2d_forward(ctx, K->d2, K->p2, P(R->dw2.w), P(R->dw2.b), m->conv_scr, &S->dw);
         if (R->gamma != NONE) {
             scale_add_forward(K->out, uin, P(R->gamma), K->d2, C, M);
@@ -996,25 +815,25 @@ static void head_forward(sim_ctx *ctx, trev_model *m, int t, const real *c3, rea
     if (t == m->cfg.T - 1) {
         spike_site(m, m->hs, c3, (size_t)C3 * M_of(m, 3), rec);
         gap_forward(m->hg, m->hs, C3 * m->n, HW);
-        conv2d_forward(ctx, m->hh, m->hg, WHAT(m->fh1), P(m->ws[m->fh1].b), m->conv_scr,
+        conv2d_forward(ctx, m->hh, m->hg, WHAT(m->fh1), P(m->pt.ws[m->fh1].b), m->conv_scr,
                        &m->head_s);
         leaky_relu_forward(m->ha, m->hh, (size_t)K * m->n, (real)m->cfg.leaky_slope);
-        conv2d_forward(ctx, logits, m->ha, WHAT(m->fh2), P(m->ws[m->fh2].b), m->conv_scr,
+        conv2d_forward(ctx, logits, m->ha, WHAT(m->fh2), P(m->pt.ws[m->fh2].b), m->conv_scr,
                        &m->fh2_s);
     } else {
         int h = m->head[t];
         gap_forward(m->hg, c3, C3 * m->n, HW);
-        conv2d_forward(ctx, logits, m->hg, WHAT(h), P(m->ws[h].b), m->conv_scr, &m->head_s);
+        conv2d_forward(ctx, logits, m->hg, WHAT(h), P(m->pt.ws[h].b), m->conv_scr, &m->head_s);
     }
 }
 
 static void stem_forward(sim_ctx *ctx, trev_model *m, const real *images)
 {
     size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->ws[m->stem1].b), m->conv_scr,
+    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->pt.ws[m->stem1].b), m->conv_scr,
                    &m->stem1_s);
     leaky_relu_forward(m->a2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->ws[m->stem2].b), m->conv_scr,
+    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->pt.ws[m->stem2].b), m->conv_scr,
                    &m->stem2_s);
 }
 
@@ -1052,13 +871,13 @@ static void level_backward(sim_ctx *ctx, trev_model *m, int t, int l, const leve
         conv2d_backward(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
                         &S->dw);
         zero(m->G4a, 4 * CM);
-        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->ws[R->pw2].b), m->G2, K->s1, WHAT(R->pw2),
-                        scr, &S->pw2);
+        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->s1,
+                        WHAT(R->pw2), scr, &S->pw2);
         zero(m->G4b, 4 * CM);
         spike_backward(m->G4b, m->G4a, K->p1, 4 * CM);
         zero(m->G1, CM);
-        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->ws[R->pw1].b), m->G4b, K->d1, WHAT(R->pw1),
-                        scr, &S->pw1);
+        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
+                        WHAT(R->pw1), scr, &S->pw1);
         zero(m->G2, CM);
         conv2d_backward(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->h, P(R->dw1.w), scr,
                         &S->dw);
@@ -1105,11 +924,11 @@ static void head_backward(sim_ctx *ctx, trev_model *m, int t, const real *c3, co
     zero(m->hgg, C3n);
     if (t == m->cfg.T - 1) {
         zero(m->hga, Kn);
-        conv2d_backward(ctx, m->hga, GWHAT(m->fh2), G(m->ws[m->fh2].b), gl, m->ha, WHAT(m->fh2),
+        conv2d_backward(ctx, m->hga, GWHAT(m->fh2), G(m->pt.ws[m->fh2].b), gl, m->ha, WHAT(m->fh2),
                         scr, &m->fh2_s);
         zero(m->hgh, Kn);
         leaky_relu_backward(m->hgh, m->hga, m->hh, Kn, (real)m->cfg.leaky_slope);
-        conv2d_backward(ctx, m->hgg, GWHAT(m->fh1), G(m->ws[m->fh1].b), m->hgh, m->hg,
+        conv2d_backward(ctx, m->hgg, GWHAT(m->fh1), G(m->pt.ws[m->fh1].b), m->hgh, m->hg,
                         WHAT(m->fh1), scr, &m->head_s);
         const size_t n3 = (size_t)C3 * M_of(m, 3);
         zero(m->Gs, n3);
@@ -1117,7 +936,7 @@ static void head_backward(sim_ctx *ctx, trev_model *m, int t, const real *c3, co
         spike_backward(g_c3, m->Gs, c3, n3);
     } else {
         int h = m->head[t];
-        conv2d_backward(ctx, m->hgg, GWHAT(h), G(m->ws[h].b), gl, m->hg, WHAT(h), scr,
+        conv2d_backward(ctx, m->hgg, GWHAT(h), G(m->pt.ws[h].b), gl, m->hg, WHAT(h), scr,
                         &m->head_s);
         gap_backward(g_c3, m->hgg, (int)C3n, HW);
     }
@@ -1127,11 +946,11 @@ static void stem_backward(sim_ctx *ctx, trev_model *m, const real *images)
 {
     size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
     zero(m->ga2, s1);
-    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->ws[m->stem2].b), m->gx, m->a2,
+    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->pt.ws[m->stem2].b), m->gx, m->a2,
                     WHAT(m->stem2), m->conv_scr, &m->stem2_s);
     zero(m->ga1, s1);
     leaky_relu_backward(m->ga1, m->ga2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->ws[m->stem1].b), m->ga1, images,
+    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->pt.ws[m->stem1].b), m->ga1, images,
                     WHAT(m->stem1), m->conv_scr, &m->stem1_s);
 }
 
@@ -1173,7 +992,7 @@ static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const
     const size_t Kn = (size_t)cf->classes * n;
     m->kink_hash = m->kink_pos = 0;
     clamp_alpha(m);
-    standardize_all(m);
+    paramtab_standardize(&m->pt);
     stem_forward(ctx, m, images);
     for (int t = 0; t < cf->T; t++) {
         for (int l = 0; l < TREV_LEVELS; l++) {
@@ -1203,7 +1022,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
     if (m->var)
         return m->var->train_step(ctx, m->impl, images, labels, n, res);
     sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK && !m->g)
+    if (st == SIM_OK && !m->pt.g)
         st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
     if (st == SIM_OK)
         st = check_labels(ctx, m, labels, n);
@@ -1231,7 +1050,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
             return SIM_ENOMEM;
     }
 
-    zero(m->gstd, m->nstd);
+    zero(m->pt.gstd, m->pt.nstd);
     train_forward(ctx, m, images, labels, 1, res, chk, chk_off);
 
     /* ---- backward: columns T-1..0, levels 3..0 ---- */
@@ -1282,11 +1101,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
         }
     }
     stem_backward(ctx, m, images);
-    for (int i = 0; i < m->nws; i++) {
-        const ws_ref *r = &m->ws[i];
-        wsconv_standardize_backward(G(r->w), G(r->g), m->gstd + r->what, P(r->w), P(r->g),
-                                    m->std + r->stats, r->Co, r->fan);
-    }
+    paramtab_standardize_backward(&m->pt);
     mem_free(ctx, chk);
     return SIM_OK;
 }
@@ -1356,7 +1171,7 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
     if (rec)
         memset(rec, 0, sizeof *rec);
     clamp_alpha(m);
-    standardize_all(m);
+    paramtab_standardize(&m->pt);
     stem_forward(ctx, m, images);
     /* two alternating state sets suffice: st[t % 2] (plain mode has T sets) */
     for (int t = 0; t < T; t++) {

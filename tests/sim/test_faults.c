@@ -21,25 +21,7 @@
 static char dir[64];
 
 /* 2 epochs of 10 steps on a small model, one thread */
-static void opts_small(train_opts *o, const char *out)
-{
-    train_defaults(o);
-    sim_ctx ctx;
-    harness_ctx(&ctx, 1);
-    trev_preset(&ctx, &o->cfg, "fmnist");
-    ctx_free(&ctx);
-    int ch[4] = {4, 8, 8, 8};
-    memcpy(o->cfg.channels, ch, sizeof ch);
-    o->cfg.T = 2;
-    o->epochs = 2;
-    o->batch = 16;
-    o->threads = 1;
-    o->train_limit = 160;
-    o->test_limit = 32;
-    o->opt.ema_decay = 0.9;
-    o->quiet = 1;
-    snprintf(o->out, sizeof o->out, "%s/%s", dir, out);
-}
+static void opts_small(train_opts *o, const char *out) { harness_train_small(o, dir, out, 8); }
 
 /* What to break, and when. */
 typedef struct {

@@ -17,23 +17,8 @@ static char dir[64];
 
 static void opts_small(train_opts *o, const char *out)
 {
-    train_defaults(o);
-    sim_ctx ctx;
-    harness_ctx(&ctx, 1);
-    trev_preset(&ctx, &o->cfg, "fmnist");
-    ctx_free(&ctx);
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(o->cfg.channels, ch, sizeof ch);
-    o->cfg.T = 2;
-    o->epochs = 2;
-    o->batch = 16;
-    o->threads = 1;
-    o->train_limit = 160; /* 10 steps per epoch */
-    o->test_limit = 32;
-    o->opt.ema_decay = 0.9;
+    harness_train_small(o, dir, out, 12);
     o->warmup_epochs = 0.5;
-    o->quiet = 1;
-    snprintf(o->out, sizeof o->out, "%s/%s", dir, out);
 }
 
 /* Parameters (and EMA) of a checkpoint as a flat array. */

@@ -37,31 +37,6 @@ static void log_step(void *ud, const engine *e, int64_t t)
     }
 }
 
-/* Random weights scaled for LIF neurons so that every site fires sometimes
- * (as in test_lifsnn.c). */
-static void random_lif(sim_ctx *ctx, trev_model *m, double wstd)
-{
-    real *p = trev_params(m);
-    for (int i = 0; i < trev_nparams(m); i++) {
-        const trev_param *t = trev_param_at(m, i);
-        real *v = p + t->offset;
-        const char *leaf = strrchr(t->name, '/') + 1;
-        for (size_t j = 0; j < t->n; j++) {
-            double u = rng_uniform(ctx, RNG_AUX);
-            if (!strcmp(leaf, "weight") && t->ndim == 4)
-                v[j] = (real)rng_normal(ctx, RNG_AUX, wstd);
-            else if (!strcmp(leaf, "running_var"))
-                v[j] = (real)(0.5 + u);
-            else if (!strcmp(leaf, "running_mean"))
-                v[j] = (real)(0.4 * (u - 0.5));
-            else if (!strcmp(leaf, "bias"))
-                v[j] = (real)(0.6 + 0.8 * (u - 0.5));
-            else
-                v[j] = (real)(1.0 + 1.0 * u);
-        }
-    }
-}
-
 /* Dense site s -> engine population (lifnet.h): per level [down = the level
  * below's out], b1.in, b1.hidden, b2.in, b2.hidden; head = L3.out. */
 static int site_pop(int s)
@@ -88,7 +63,7 @@ static void equals_dense(const char *what, int T, int synthetic, uint64_t seed)
     cfg.inter_supv = 0;
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &cfg, 0), SIM_OK);
-    random_lif(&ctx, m, 0.6);
+    harness_random_lif(&ctx, m, 0.6);
     real img[N * 32 * 32];
     if (synthetic) { /* smooth blobs plus noise, roughly normalized */
         for (int i = 0; i < N; i++)

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "io/checkpoint.h"
-#include "io/dataset.h"
 #include "neurons/lif.h"
 #include "sim/optim.h"
 #include "sim/rng.h"
@@ -21,71 +20,6 @@
 #include "topology/lifsnn.h"
 
 static char dir[64];
-
-static trev_config lif_cfg(int T)
-{
-    trev_config c;
-    sim_ctx ctx;
-    harness_ctx(&ctx, 1);
-    trev_preset(&ctx, &c, "fmnist");
-    ctx_free(&ctx);
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(c.channels, ch, sizeof ch);
-    c.T = T;
-    c.model = TREV_MODEL_LIF;
-    c.inter_supv = 0;
-    return c;
-}
-
-typedef struct {
-    real *images;
-    int labels[32];
-    int n;
-} batch;
-
-static int real_batch(sim_ctx *ctx, batch *b, int n, int first)
-{
-    dataset ds;
-    if (dataset_load_fmnist(ctx, &ds, NULL, 0) != SIM_OK) {
-        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
-        return 0;
-    }
-    int idx[32];
-    for (int i = 0; i < n; i++)
-        idx[i] = first + 7 * i;
-    b->n = n;
-    b->images = malloc((size_t)n * 32 * 32 * sizeof *b->images);
-    sim_status st =
-        dataset_batch(ctx, &ds, b->images, b->labels, idx, n, &dataset_norm_fmnist, NULL);
-    dataset_free(ctx, &ds);
-    return st == SIM_OK;
-}
-
-/* Random weights in the style of harness_random_trev, but scaled for LIF
- * neurons (threshold 1, input halved by tau = 2) so that every site fires
- * sometimes. */
-static void random_lif(sim_ctx *ctx, trev_model *m, double wstd)
-{
-    real *p = trev_params(m);
-    for (int i = 0; i < trev_nparams(m); i++) {
-        const trev_param *t = trev_param_at(m, i);
-        real *v = p + t->offset;
-        const char *leaf = strrchr(t->name, '/') + 1;
-        for (size_t j = 0; j < t->n; j++) {
-            double u = rng_uniform(ctx, RNG_AUX);
-            if (!strcmp(leaf, "weight") && t->ndim == 4)
-                v[j] = (real)rng_normal(ctx, RNG_AUX, wstd);
-            else if (!strcmp(leaf, "running_var"))
-                v[j] = (real)(0.5 + u);
-            else if (!strcmp(leaf, "running_mean"))
-                v[j] = (real)(0.4 * (u - 0.5));
-            else if (!strcmp(leaf, "bias"))
-                v[j] = (real)(0.6 + 0.8 * (u - 0.5)); /* a little drive toward threshold */
-            else /* BN weight, gains, gamma */
-                v[j] = (real)(1.0 + 1.0 * u);
-        }
-    }
-}
 
 /* ---- the neuron ---- */
 
@@ -166,7 +100,7 @@ static void test_param_table(void)
 }
 
 /* Gradients of one training step at `threads` threads into a fresh copy. */
-static real *grads_of(const trev_config *c, const batch *b, int threads, double *loss,
+static real *grads_of(const trev_config *c, const harness_batch *b, int threads, double *loss,
                       double *spike_rate)
 {
     sim_ctx ctx;
@@ -175,7 +109,7 @@ static real *grads_of(const trev_config *c, const batch *b, int threads, double 
     trev_model *m;
     if (trev_create(&ctx, &m, c, 1) != SIM_OK)
         return NULL;
-    random_lif(&ctx, m, 0.6);
+    harness_random_lif(&ctx, m, 0.6);
     if (trev_prepare(&ctx, m, b->n, TREV_PLAIN) != SIM_OK)
         return NULL;
     trev_zero_grads(m);
@@ -202,9 +136,9 @@ static void test_threads_invariance(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 3);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 6, 100));
-    trev_config c = lif_cfg(4);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 6, 100));
+    trev_config c = harness_small_cfg(4, TREV_MODEL_LIF);
     double l1, l2, r1, r2;
     real *g1 = grads_of(&c, &b, 1, &l1, &r1), *g2 = grads_of(&c, &b, 2, &l2, &r2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g1);
@@ -239,28 +173,6 @@ static void test_threads_invariance(void)
 }
 
 #if REAL_IS_DOUBLE
-typedef struct {
-    sim_ctx *ctx;
-    trev_model *m;
-    const batch *b;
-    uint64_t base;
-    int kinks;
-} fd_ud;
-
-/* The loss, or NaN when the perturbation moved some membrane across the
- * threshold (where the relaxed network's reset switches). */
-static double fd_loss(void *ud)
-{
-    fd_ud *u = ud;
-    double loss = 0;
-    trev_forward_loss(u->ctx, u->m, u->b->images, u->b->labels, u->b->n, &loss);
-    if (trev_kink_signature(u->m) != u->base) {
-        u->kinks++;
-        return NAN;
-    }
-    return loss;
-}
-
 /* BPTT through the whole network against central finite differences. With
  * relaxed spikes (neurons/lif.h: the atan curve whose derivative is the
  * surrogate; the reset still binary) the forward is smooth between threshold
@@ -272,15 +184,15 @@ static void test_finite_differences(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 5);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 3, 100));
-    trev_config c = lif_cfg(3);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 3, 100));
+    trev_config c = harness_small_cfg(3, TREV_MODEL_LIF);
     int ch[4] = {4, 6, 6, 8};
     memcpy(c.channels, ch, sizeof ch);
     c.leaky_slope = 0.3;
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
-    random_lif(&ctx, m, 0.6);
+    harness_random_lif(&ctx, m, 0.6);
     trev_set_relaxed_spikes(m, 1);
     CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, TREV_PLAIN), SIM_OK);
     trev_zero_grads(m);
@@ -289,7 +201,7 @@ static void test_finite_differences(void)
     double l0;
     CU_ASSERT_EQUAL_FATAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &l0), SIM_OK);
     CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
-    fd_ud u = {&ctx, m, &b, trev_kink_signature(m), 0};
+    harness_fd u = {&ctx, m, &b, trev_kink_signature(m), 0};
     int failed = 0, checked = 0;
     for (int i = 0; i < trev_nparams(m); i++) {
         const trev_param *p = trev_param_at(m, i);
@@ -298,7 +210,7 @@ static void test_finite_differences(void)
         size_t nck = 0;
         int ok = 0;
         for (double h = 1e-5; h >= 1e-9 && nck == 0; h /= 10)
-            ok = harness_grad_check_n(p->name, fd_loss, &u, trev_params(m) + p->offset,
+            ok = harness_grad_check_n(p->name, harness_fd_loss, &u, trev_params(m) + p->offset,
                                       trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
         failed += !ok;
         checked++;
@@ -357,9 +269,9 @@ static void test_training_lowers_loss(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 9);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 16, 300));
-    trev_config c = lif_cfg(4);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 16, 300));
+    trev_config c = harness_small_cfg(4, TREV_MODEL_LIF);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
     CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, TREV_PLAIN), SIM_OK);
@@ -394,12 +306,12 @@ static void test_checkpoint_round_trip(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 4);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 4, 50));
-    trev_config c = lif_cfg(3);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 4, 50));
+    trev_config c = harness_small_cfg(3, TREV_MODEL_LIF);
     trev_model *m, *r;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
-    random_lif(&ctx, m, 0.6);
+    harness_random_lif(&ctx, m, 0.6);
     char json[2048];
     trev_config_json(&c, json, sizeof json);
     CU_ASSERT(strstr(json, "\"model\": \"lif\"") != NULL);
@@ -452,7 +364,7 @@ static void test_trainer_and_resume(void)
     for (int k = 0; k < 2; k++) {
         train_opts *o = k ? &b : &a;
         train_defaults(o);
-        o->cfg = lif_cfg(2);
+        o->cfg = harness_small_cfg(2, TREV_MODEL_LIF);
         o->epochs = 1;
         o->batch = 16;
         o->threads = 1;

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/dataset.h"
-#include "sim/rng.h"
 #include "tests/harness.h"
 #include "topology/trevsnn.h"
 
@@ -48,45 +46,8 @@ static void test_preset_counts(void)
     ctx_free(&ctx);
 }
 
-/* A small config (input 32 so real Fashion-MNIST images fit). */
-static trev_config small_cfg(int T)
-{
-    trev_config c;
-    sim_ctx ctx;
-    harness_ctx(&ctx, 1);
-    trev_preset(&ctx, &c, "fmnist");
-    ctx_free(&ctx);
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(c.channels, ch, sizeof ch);
-    c.T = T;
-    return c;
-}
-
-typedef struct {
-    real *images;
-    int labels[16];
-    int n;
-} batch;
-
-static int real_batch(sim_ctx *ctx, batch *b, int n)
-{
-    dataset ds;
-    if (dataset_load_fmnist(ctx, &ds, NULL, 0) != SIM_OK) {
-        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
-        return 0;
-    }
-    int idx[16];
-    for (int i = 0; i < n; i++)
-        idx[i] = 100 + 7 * i;
-    b->n = n;
-    b->images = malloc((size_t)n * 32 * 32 * sizeof *b->images);
-    sim_status st = dataset_batch(ctx, &ds, b->images, b->labels, idx, n, &dataset_norm_fmnist, NULL);
-    dataset_free(ctx, &ds);
-    return st == SIM_OK;
-}
-
 /* Gradients of one training step in `mode` into a fresh copy. */
-static real *grads_of(sim_ctx *ctx, const trev_config *c, uint64_t seed, const batch *b,
+static real *grads_of(sim_ctx *ctx, const trev_config *c, uint64_t seed, const harness_batch *b,
                       trev_mode mode, double *loss, double *rebuild)
 {
     trev_model *m;
@@ -117,11 +78,11 @@ static void test_rev_equals_plain(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 3);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 6));
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 6, 100));
     const int Ts[] = {1, 2, 4, 8};
     for (size_t k = 0; k < 4; k++) {
-        trev_config c = small_cfg(Ts[k]);
+        trev_config c = harness_small_cfg(Ts[k], TREV_MODEL_TREVSNN);
         double lp, lr, e0, e1;
         real *gp = grads_of(&ctx, &c, 11 + k, &b, TREV_PLAIN, &lp, &e0);
         real *gr = grads_of(&ctx, &c, 11 + k, &b, TREV_REV, &lr, &e1);
@@ -168,28 +129,6 @@ static void test_rev_equals_plain(void)
 }
 
 #if REAL_IS_DOUBLE
-typedef struct {
-    sim_ctx *ctx;
-    trev_model *m;
-    const batch *b;
-    uint64_t base; /* kink signature at the unperturbed parameters */
-    int kinks;
-} fd_ud;
-
-/* The loss, or NaN when the perturbation moved a spike input across 0 or 1
- * (the relaxation's kinks), where a central difference is meaningless. */
-static double fd_loss(void *ud)
-{
-    fd_ud *u = ud;
-    double loss = 0;
-    trev_forward_loss(u->ctx, u->m, u->b->images, u->b->labels, u->b->n, &loss);
-    if (trev_kink_signature(u->m) != u->base) {
-        u->kinks++;
-        return NAN;
-    }
-    return loss;
-}
-
 /* The whole network against central finite differences. Binary spikes have
  * zero derivative almost everywhere, so the check replaces them with their
  * relaxation clamp(v, 0, 1), whose exact derivative is the surrogate the
@@ -202,9 +141,9 @@ static void test_finite_differences(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 5);
-    batch b;
-    CU_ASSERT_FATAL(real_batch(&ctx, &b, 3));
-    trev_config c = small_cfg(3);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 3, 100));
+    trev_config c = harness_small_cfg(3, TREV_MODEL_TREVSNN);
     int ch[4] = {4, 6, 6, 8};
     memcpy(c.channels, ch, sizeof ch);
     c.classes = 10;
@@ -221,7 +160,7 @@ static void test_finite_differences(void)
         double l0;
         CU_ASSERT_EQUAL_FATAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &l0), SIM_OK);
         CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
-        fd_ud u = {&ctx, m, &b, trev_kink_signature(m), 0};
+        harness_fd u = {&ctx, m, &b, trev_kink_signature(m), 0};
         int failed = 0, checked = 0;
         for (int i = 0; i < trev_nparams(m); i++) {
             const trev_param *p = trev_param_at(m, i);
@@ -237,7 +176,7 @@ static void test_finite_differences(void)
             size_t nck = 0;
             int ok = 0;
             for (double h = 1e-6; h >= 1e-9 && nck == 0; h /= 10)
-                ok = harness_grad_check_n(what, fd_loss, &u, trev_params(m) + p->offset,
+                ok = harness_grad_check_n(what, harness_fd_loss, &u, trev_params(m) + p->offset,
                                           trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
             failed += !ok;
             checked++;
@@ -290,7 +229,7 @@ static void test_bad_inputs(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 1);
-    trev_config c = small_cfg(2);
+    trev_config c = harness_small_cfg(2, TREV_MODEL_TREVSNN);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
     real img[2 * 32 * 32] = {0};
@@ -306,7 +245,7 @@ static void test_bad_inputs(void)
     trev_destroy(&ctx, m);
     c.input_size = 30;
     CU_ASSERT_EQUAL(trev_create(&ctx, &m, &c, 1), SIM_EINVAL);
-    c = small_cfg(0);
+    c = harness_small_cfg(0, TREV_MODEL_TREVSNN);
     CU_ASSERT_EQUAL(trev_create(&ctx, &m, &c, 1), SIM_EINVAL);
     CU_ASSERT_EQUAL(trev_preset(&ctx, &c, "huge"), SIM_ENOTFOUND);
     CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
