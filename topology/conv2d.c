@@ -14,15 +14,34 @@
  *    N*Ho*Wo) and one GEMM per group; backward reuses the scratch for the
  *    column gradient and scatters it back with col2im.
  *
- * Our own loops run in parallel over channels (or im2col rows) with a static
- * schedule; no sum crosses a thread and every sum runs in a fixed order, so
- * results are bit-identical for any thread count. */
+ * Binary inputs with few ones (spike maps, checked at run time by
+ * conv2d_spikes_sparse) take a sparse path in the last two strategies; the
+ * operand S (K, P) is the activations (1x1) or the im2col columns. Forward,
+ * out (M, P) = W (M, K) S + bias: tiles of positions accumulate, position-
+ * major on the stack, the row of a transposed weight copy Wt (K, M) for each
+ * one in S (adds, no multiplies; each add is contiguous over M), and the tile
+ * is transposed into out. Weight gradient, dW (M, K) += G (M, P) S^T: tiles of
+ * G are transposed on the stack and each one S[k, p] adds row p of the tile
+ * into a (K, M) partial; fixed position segments (their number depends on P
+ * only) sum into their own partials, added in segment order. The input
+ * gradient stays a GEMM. Ones are found 64 positions at a time as bit masks.
+ * The adds run in another order than the GEMM's sums, so the sparse path
+ * differs from the dense one by rounding only.
+ *
+ * Our own loops run in parallel over channels (or im2col rows, position
+ * tiles, segments) with a static schedule; no sum crosses a thread and every
+ * sum runs in a fixed order, so results are bit-identical for any thread
+ * count. */
 #include "conv2d.h"
 
 #include <assert.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "sim/blas.h"
 
@@ -30,6 +49,27 @@
  * largest kernel the tiles handle. */
 #define DW_TILE 4096
 #define DW_KMAX 7
+
+/* Sparse spike path: elements of one position-major tile on the stack
+ * (positions x output channels), the fewest and most positions of a tile
+ * (so the most output channels it handles), and the positions per weight-
+ * gradient segment and the most segments. Larger tiles (up to 64k
+ * elements) measured no faster. */
+#define SP_ACC 4096
+#define SP_TMIN 16
+#define SP_TMAX 512
+#define SP_MMAX (SP_ACC / SP_TMIN)
+#define SP_SEG_LEN 2048
+#define SP_NSEG_MAX 8
+/* The fewest output channels (per group) worth the sparse path: the scan
+ * for ones costs the same per input value whatever M, while the GEMM's work
+ * per input value grows with M. Measured on the fmnist model at batch 64
+ * (1 thread, AVX-512): with M = 16 (PW2 of level 0) the GEMM wins at every
+ * density, even 5%; with M = 32 the sparse path wins below about 15%, with
+ * M >= 64 below about 25-30% (conv2d_sparse_density). */
+#define SP_MMIN 32
+/* Below this many values a sparse-path loop stays on the calling thread. */
+#define SP_PAR_MIN 65536
 
 /* Multiply-add a*b + c. The build is strict ISO C, where GCC does not
  * contract a*b + c into one instruction; with FMA hardware say so. */
@@ -77,7 +117,7 @@ sim_status conv2d_shape_init(sim_ctx *ctx, conv2d_shape *s, int N, int Ci, int H
                          "(H+2*pad, W+2*pad, N*H*W, N*Ho*Wo and Ci/groups*k*k must be <= %d)",
                          N, Ci, H, W, k, pad, INT_MAX);
     *s = (conv2d_shape){.N = N, .Ci = Ci, .H = H, .W = W, .Co = Co, .k = k, .stride = stride,
-                        .pad = pad, .groups = groups, .Ho = (int)Ho, .Wo = (int)Wo};
+                        .pad = pad, .groups = groups, .Ho = (int)Ho, .Wo = (int)Wo, .sparse = 1};
     return SIM_OK;
 }
 
@@ -90,12 +130,50 @@ conv2d_algo conv2d_algo_of(const conv2d_shape *s)
     return CONV2D_IM2COL;
 }
 
-size_t conv2d_scratch_elems(const conv2d_shape *s)
+/* Weight-gradient segments of the sparse path for P positions: a function
+ * of P alone, so the sums do not depend on the thread count. */
+static int sp_nseg(size_t P)
+{
+    size_t n = P / SP_SEG_LEN;
+    return n < 1 ? 1 : n > SP_NSEG_MAX ? SP_NSEG_MAX : (int)n;
+}
+
+/* 1 when the shape may take the sparse path (the input decides the rest). */
+static int sp_shape_ok(const conv2d_shape *s)
+{
+    const int M = s->Co / s->groups;
+    return s->sparse && conv2d_algo_of(s) != CONV2D_DEPTHWISE && M >= SP_MMIN && M <= SP_MMAX;
+}
+
+double conv2d_sparse_density(const conv2d_shape *s)
+{
+    if (!sp_shape_ok(s))
+        return 0;
+    return s->Co / s->groups >= 2 * SP_MMIN ? CONV2D_SPARSE_DENSITY : CONV2D_SPARSE_DENSITY / 2;
+}
+
+/* Elements of im2col columns of one group. */
+static size_t col_elems(const conv2d_shape *s)
 {
     if (conv2d_algo_of(s) != CONV2D_IM2COL)
         return 0;
     return (size_t)(s->Ci / s->groups) * (size_t)s->k * (size_t)s->k * (size_t)s->N *
            (size_t)s->Ho * (size_t)s->Wo;
+}
+
+/* Elements of the sparse path's scratch, after the columns: the transposed
+ * weights (K, M) in forward, one (K, M) partial per segment in backward. */
+static size_t sp_elems(const conv2d_shape *s)
+{
+    if (!sp_shape_ok(s))
+        return 0;
+    const size_t K = (size_t)(s->Ci / s->groups) * s->k * s->k, M = (size_t)(s->Co / s->groups);
+    return (size_t)sp_nseg((size_t)s->N * s->Ho * s->Wo) * K * M;
+}
+
+size_t conv2d_scratch_elems(const conv2d_shape *s)
+{
+    return col_elems(s) + sp_elems(s);
 }
 
 double conv2d_macs(const conv2d_shape *s)
@@ -574,12 +652,195 @@ static void col2im_add(sim_ctx *ctx, real *din /* (Cg, N, H, W) */,
     }
 }
 
+/* ========================= sparse spike path ========================= */
+
+int conv2d_spikes_sparse(const conv2d_shape *s, const real *in /* (Ci, N, H, W) */)
+{
+    const double dens = conv2d_sparse_density(s);
+    if (dens <= 0)
+        return 0;
+    const size_t n = (size_t)s->Ci * s->N * s->H * s->W, chunk = 4096;
+    const double lim = dens * (double)n;
+    size_t ones = 0;
+    /* chunk by chunk, so that real-valued activations (and dense spikes)
+     * are turned away after a small part; the chunk's sums are int and
+     * real so that the loop is a few vector instructions per element */
+    for (size_t o = 0; o < n; o += chunk) {
+        const int m = n - o < chunk ? (int)(n - o) : (int)chunk;
+        const real *x = in + o;
+        int bad = 0, c = 0;
+#pragma omp simd reduction(| : bad) reduction(+ : c)
+        for (int i = 0; i < m; i++) {
+            const real v = x[i];
+            bad |= (v != 0) & (v != 1); /* NaN too */
+            c += v != 0;
+        }
+        ones += (size_t)c;
+        if (bad || (double)ones >= lim)
+            return 0;
+    }
+    return 1;
+}
+
+/* Positions per tile of the sparse path with M output channels: as many as
+ * fit SP_ACC, a multiple of SP_TMIN, at most 512. */
+static int sp_tile(int M)
+{
+    const int t = SP_ACC / M / SP_TMIN * SP_TMIN;
+    return t > SP_TMAX ? SP_TMAX : t;
+}
+
+/* Bit j set when x[j] != 0, j < n <= 64. */
+static inline uint64_t sp_mask(const real *x, int n)
+{
+    uint64_t m = 0;
+    int j = 0;
+#if defined(__AVX512F__) && REAL_IS_DOUBLE
+    for (; j + 8 <= n; j += 8)
+        m |= (uint64_t)_mm512_cmp_pd_mask(_mm512_loadu_pd(x + j), _mm512_setzero_pd(), _CMP_NEQ_UQ)
+             << j;
+#elif defined(__AVX512F__)
+    for (; j + 16 <= n; j += 16)
+        m |= (uint64_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), _mm512_setzero_ps(), _CMP_NEQ_UQ)
+             << j;
+#elif defined(__AVX2__) && REAL_IS_DOUBLE
+    for (; j + 4 <= n; j += 4)
+        m |= (uint64_t)_mm256_movemask_pd(
+                 _mm256_cmp_pd(_mm256_loadu_pd(x + j), _mm256_setzero_pd(), _CMP_NEQ_UQ))
+             << j;
+#elif defined(__AVX2__)
+    for (; j + 8 <= n; j += 8)
+        m |= (uint64_t)_mm256_movemask_ps(
+                 _mm256_cmp_ps(_mm256_loadu_ps(x + j), _mm256_setzero_ps(), _CMP_NEQ_UQ))
+             << j;
+#endif
+    for (; j < n; j++)
+        m |= (uint64_t)(x[j] != 0) << j;
+    return m;
+}
+
+/* For every one S[k, j0 + j] (k < K, j < n), add a row of M values:
+ *   fwd: d = acc + j*M (a position), a = src + k*M (a weight column);
+ *   else d = acc + k*M (an input channel), a = src + j*M (a gradient column).
+ * Inlined with constant M, each add is a few vector instructions. */
+static inline __attribute__((always_inline)) void
+sp_tile_adds(real *restrict acc, const real *restrict src, const real *S /* (K, ldS) */,
+             size_t ldS, int K, int n, int M, int fwd)
+{
+    for (int k = 0; k < K; k++) {
+        const real *srow = S + (size_t)k * ldS;
+        for (int j0 = 0; j0 < n; j0 += 64) {
+            uint64_t m = sp_mask(srow + j0, n - j0 < 64 ? n - j0 : 64);
+            while (m) {
+                const int j = j0 + __builtin_ctzll(m);
+                m &= m - 1;
+                real *d = fwd ? acc + (size_t)j * M : acc + (size_t)k * M;
+                const real *a = fwd ? src + (size_t)k * M : src + (size_t)j * M;
+#pragma omp simd
+                for (int i = 0; i < M; i++)
+                    d[i] += a[i];
+            }
+        }
+    }
+}
+
+/* sp_tile_adds with the model's channel counts as constants. */
+static void sp_adds(real *acc, const real *src, const real *S, size_t ldS, int K, int n, int M,
+                    int fwd)
+{
+#define SP_CASE(m)                                                                                 \
+    case m:                                                                                        \
+        if (fwd)                                                                                   \
+            sp_tile_adds(acc, src, S, ldS, K, n, m, 1);                                            \
+        else                                                                                       \
+            sp_tile_adds(acc, src, S, ldS, K, n, m, 0);                                            \
+        return;
+    switch (M) {
+        SP_CASE(8)
+        SP_CASE(16)
+        SP_CASE(32)
+        SP_CASE(64)
+        SP_CASE(128)
+    default:
+        sp_tile_adds(acc, src, S, ldS, K, n, M, fwd);
+    }
+#undef SP_CASE
+}
+
+/* out (M, P) = w (M, K) S (K, P) + bias (M) or 0, S binary. Parallel over
+ * position tiles; each output value adds its bias, then the weights of its
+ * ones in order of k. wt (K, M) is scratch. */
+static void sp_forward(sim_ctx *ctx, real *out /* (M, P) */, const real *w /* (M, K) */,
+                       const real *S /* (K, P) */, const real *bias /* (M) or NULL */, int M,
+                       int K, size_t P, real *wt /* (K, M) */)
+{
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++)
+            wt[(size_t)k * M + i] = w[(size_t)i * K + k];
+    const int tp = sp_tile(M);
+    const long nt = (long)((P + (size_t)tp - 1) / (size_t)tp);
+#pragma omp parallel for num_threads(ctx->threads) schedule(static) if (nt > 1 && K * P >= SP_PAR_MIN)
+    for (long t = 0; t < nt; t++) {
+        real acc[SP_ACC]; /* (n, M) */
+        const size_t p0 = (size_t)t * tp;
+        const int n = P - p0 < (size_t)tp ? (int)(P - p0) : tp;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < M; i++)
+                acc[j * M + i] = bias ? bias[i] : 0;
+        sp_adds(acc, wt, S + p0, P, K, n, M, 1);
+        for (int i = 0; i < M; i++) {
+            real *o = out + (size_t)i * P + p0;
+            for (int j = 0; j < n; j++)
+                o[j] = acc[j * M + i];
+        }
+    }
+}
+
+/* dw (M, K) += G (M, P) S (K, P)^T, S binary: dw[i, k] += the sum of
+ * G[i, p] over the ones S[k, p]. Fixed segments of positions (sp_nseg) sum
+ * in position order into their own (K, M) partial in scratch; the partials
+ * are added in segment order. */
+static void sp_wgrad(sim_ctx *ctx, real *dw /* (M, K) */, const real *G /* (M, P) */,
+                     const real *S /* (K, P) */, int M, int K, size_t P,
+                     real *part /* (nseg, K, M) */)
+{
+    const int nseg = sp_nseg(P), tp = sp_tile(M);
+    const size_t KM = (size_t)K * M;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static) if (nseg > 1)
+    for (int sg = 0; sg < nseg; sg++) {
+        real gt[SP_ACC]; /* (n, M): a tile of G transposed */
+        real *acc = part + (size_t)sg * KM;
+        memset(acc, 0, KM * sizeof *acc);
+        const size_t a = P * sg / nseg, b = P * (sg + 1) / nseg;
+        for (size_t p0 = a; p0 < b; p0 += tp) {
+            const int n = b - p0 < (size_t)tp ? (int)(b - p0) : tp;
+            for (int i = 0; i < M; i++) {
+                const real *g = G + (size_t)i * P + p0;
+                for (int j = 0; j < n; j++)
+                    gt[j * M + i] = g[j];
+            }
+            sp_adds(acc, gt, S + p0, P, K, n, M, 0);
+        }
+    }
+#pragma omp parallel for num_threads(ctx->threads) schedule(static) if (nseg * KM >= SP_PAR_MIN)
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++) {
+            real v = part[(size_t)k * M + i];
+            for (int sg = 1; sg < nseg; sg++)
+                v += part[(size_t)sg * KM + (size_t)k * M + i];
+            dw[(size_t)i * K + k] += v;
+        }
+}
+
 void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
                     const real *in /* (Ci, N, H, W) */, const real *w /* (Co, Ci/g, k, k) */,
                     const real *bias /* (Co) or NULL */, real *scratch, const conv2d_shape *s)
 {
     const int N = s->N, g = s->groups, Cg = s->Ci / g, Cog = s->Co / g, kk = s->k * s->k;
     const size_t HW = (size_t)s->H * s->W, P = (size_t)N * s->Ho * s->Wo;
+    const int sparse = conv2d_spikes_sparse(s, in);
+    real *spscr = sparse ? scratch + col_elems(s) : NULL;
+    assert(!sparse || scratch);
     switch (conv2d_algo_of(s)) {
     case CONV2D_DEPTHWISE: {
         dw_tile t;
@@ -597,17 +858,27 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
         break;
     }
     case CONV2D_GEMM_1X1:
-        for (int gi = 0; gi < g; gi++)
-            gemm_bias(ctx, out + (size_t)gi * Cog * P, w + (size_t)gi * Cog * Cg,
-                      in + (size_t)gi * Cg * P, bias ? bias + (size_t)gi * Cog : NULL, Cog, Cg,
-                      (int)P);
+        for (int gi = 0; gi < g; gi++) {
+            real *og = out + (size_t)gi * Cog * P;
+            const real *wg = w + (size_t)gi * Cog * Cg, *xg = in + (size_t)gi * Cg * P;
+            const real *bg = bias ? bias + (size_t)gi * Cog : NULL;
+            if (sparse)
+                sp_forward(ctx, og, wg, xg, bg, Cog, Cg, P, spscr);
+            else
+                gemm_bias(ctx, og, wg, xg, bg, Cog, Cg, (int)P);
+        }
         break;
     case CONV2D_IM2COL:
         assert(scratch);
         for (int gi = 0; gi < g; gi++) {
+            real *og = out + (size_t)gi * Cog * P;
+            const real *wg = w + (size_t)gi * Cog * Cg * kk;
+            const real *bg = bias ? bias + (size_t)gi * Cog : NULL;
             im2col(ctx, scratch, in + (size_t)gi * Cg * N * HW, Cg, s);
-            gemm_bias(ctx, out + (size_t)gi * Cog * P, w + (size_t)gi * Cog * Cg * kk, scratch,
-                      bias ? bias + (size_t)gi * Cog : NULL, Cog, Cg * kk, (int)P);
+            if (sparse)
+                sp_forward(ctx, og, wg, scratch, bg, Cog, Cg * kk, P, spscr);
+            else
+                gemm_bias(ctx, og, wg, scratch, bg, Cog, Cg * kk, (int)P);
         }
         break;
     }
@@ -621,6 +892,9 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
     assert(dw);
     const int N = s->N, g = s->groups, Cg = s->Ci / g, Cog = s->Co / g, kk = s->k * s->k;
     const size_t HW = (size_t)s->H * s->W, P = (size_t)N * s->Ho * s->Wo, NHW = (size_t)N * HW;
+    const int sparse = conv2d_spikes_sparse(s, in);
+    real *spscr = sparse ? scratch + col_elems(s) : NULL;
+    assert(!sparse || scratch);
     if (dbias)
         bias_backward(ctx, dbias, dout, s->Co, (int)P);
     switch (conv2d_algo_of(s)) {
@@ -643,8 +917,11 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             const real *wg = w + (size_t)gi * Cog * Cg, *dog = dout + (size_t)gi * Cog * P;
             const real *xg = in + (size_t)gi * Cg * P;
             /* dW (Cog, Cg) += dout (Cog, P) * in^T (P, Cg) */
-            blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg, (int)P, 1,
-                      dw + (size_t)gi * Cog * Cg, Cg);
+            if (sparse)
+                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg, dog, xg, Cog, Cg, P, spscr);
+            else
+                blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg,
+                              (int)P, 1, dw + (size_t)gi * Cog * Cg, Cg);
             /* din (Cg, P) += W^T (Cg, Cog) * dout (Cog, P) */
             if (din)
                 blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P, 1,
@@ -657,8 +934,12 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             const real *wg = w + (size_t)gi * Cog * Cg * kk, *dog = dout + (size_t)gi * Cog * P;
             im2col(ctx, scratch, in + (size_t)gi * Cg * NHW, Cg, s);
             /* dW (Cog, Cg*k*k) += dout (Cog, P) * col^T (P, Cg*k*k) */
-            blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P, scratch, (int)P, 1,
-                      dw + (size_t)gi * Cog * Cg * kk, Cg * kk);
+            if (sparse)
+                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg * kk, dog, scratch, Cog, Cg * kk, P,
+                         spscr);
+            else
+                blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P,
+                              scratch, (int)P, 1, dw + (size_t)gi * Cog * Cg * kk, Cg * kk);
             if (!din)
                 continue;
             /* dcol (Cg*k*k, P) = W^T (Cg*k*k, Cog) * dout (Cog, P), then scatter */

@@ -4,7 +4,15 @@
  * Activations are channel-major (C, N, H, W) (see sim/tensor.h); weights are
  * OIHW (Co, Ci/groups, k, k). Strategy per shape: depthwise (groups == Ci ==
  * Co) runs direct loops; 1x1 stride-1 unpadded is one GEMM over the whole
- * batch; everything else is im2col + GEMM per group. */
+ * batch; everything else is im2col + GEMM per group.
+ *
+ * Binary inputs (spike maps: every value 0 or 1) with few ones take a sparse
+ * path in the 1x1 and im2col strategies: the forward adds the weight column
+ * of each spike instead of multiplying (conv2d_spikes_sparse), and the
+ * weight gradient sums the output gradient over each input channel's spike
+ * positions. The input gradient stays a GEMM. The sparse sums run in another
+ * order than the GEMM's, so results differ from the dense path by rounding;
+ * they are still the same for any thread count. */
 #ifndef TOPOLOGY_CONV2D_H
 #define TOPOLOGY_CONV2D_H
 
@@ -17,14 +25,23 @@ typedef struct {
     int N, Ci, H, W;                /* input (Ci, N, H, W) */
     int Co, k, stride, pad, groups; /* weight (Co, Ci/groups, k, k) */
     int Ho, Wo;                     /* output (Co, N, Ho, Wo), derived */
+    int sparse; /* 1 (set by conv2d_shape_init): a sparse binary input may take
+                 * the spike path; 0: always dense (tests, benchmarks) */
 } conv2d_shape;
+
+/* Fraction of ones below which (strictly) a binary input takes the sparse
+ * path when Co/groups >= 64; half of it for 32 <= Co/groups < 64 (measured
+ * on the fmnist model's layers, see conv2d.c). */
+#define CONV2D_SPARSE_DENSITY 0.25
 
 /* Validate and fill a shape. Rejects non-positive sizes, Ci or Co not
  * divisible by groups, and an output smaller than 1x1, with SIM_ESHAPE and a
  * message in ctx naming the sizes. */
 sim_status conv2d_shape_init(sim_ctx *ctx, conv2d_shape *s, int N, int Ci, int H, int W, int Co,
                              int k, int stride, int pad, int groups);
-/* Elements of scratch (real) that forward and backward need for this shape. */
+/* Elements of scratch (real) that forward and backward need for this shape
+ * (im2col columns, then the sparse path's transposed weights or weight-
+ * gradient partials when the shape can take it). */
 size_t conv2d_scratch_elems(const conv2d_shape *s);
 
 /* out = conv(in, w) + bias. out is overwritten. */
@@ -49,5 +66,14 @@ typedef enum {
     CONV2D_IM2COL         /* everything else: im2col + GEMM per group */
 } conv2d_algo;
 conv2d_algo conv2d_algo_of(const conv2d_shape *s);
+/* 1 when forward and backward take the sparse spike path for this input:
+ * the shape allows it (1x1 or im2col, s->sparse, 32..256 output channels per
+ * group) and every value of in is 0 or 1 with a fraction of ones below
+ * conv2d_sparse_density(s). */
+int conv2d_spikes_sparse(const conv2d_shape *s, const real *in /* (Ci, N, H, W) */);
+/* The density threshold of that test for this shape; 0 when the shape never
+ * takes the sparse path (depthwise, s->sparse 0, fewer than 32 or more than
+ * 256 output channels per group). */
+double conv2d_sparse_density(const conv2d_shape *s);
 
 #endif

@@ -2,7 +2,10 @@
  * reference in NCHW double arithmetic on many random shapes (all three
  * strategies), finite-difference gradients in the double build, accumulation
  * into pre-filled gradients, NULL din/dbias, bit-identical results with two
- * threads, and rejection of bad shapes. */
+ * threads, and rejection of bad shapes. The sparse path for binary spike
+ * inputs: against the reference and the dense path at densities from 0 to
+ * all ones and just below and at its threshold, thread invariance (1, 2, 3
+ * threads), and non-binary inputs taking the dense path. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +466,222 @@ static void test_thread_invariance(void)
     ctx_free(&ctx);
 }
 
+/* ============================ sparse path ============================ */
+
+/* Make c's input binary with exactly `ones` ones at random places, in both
+ * layouts. */
+static void make_spikes(conv_case *c, size_t ones)
+{
+    size_t *idx = xcalloc(c->nin, sizeof *idx);
+    for (size_t i = 0; i < c->nin; i++)
+        idx[i] = i;
+    for (size_t i = 0; i < ones; i++) { /* partial Fisher-Yates */
+        size_t j = i + (size_t)rng_int(c->ctx, RNG_AUX, (unsigned long)(c->nin - i));
+        size_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+    memset(c->in_nchw, 0, c->nin * sizeof *c->in_nchw);
+    for (size_t i = 0; i < ones; i++)
+        c->in_nchw[idx[i]] = 1;
+    tensor_nchw_to_cnhw(c->in, c->in_nchw, c->s.N, c->s.Ci, c->s.H * c->s.W);
+    free(idx);
+}
+
+/* Shapes that can take the sparse path: both tile kernels (constant and
+ * other M), tails, several weight-gradient segments, groups, im2col. */
+static const spec sparse_specs[] = {
+    /* N  Ci  H   W  Co  k  s  p  g  bias */
+    {16, 40, 16, 16, 64, 1, 1, 0, 1, 1}, /* 1x1, M 64, 2 segments */
+    {4, 24, 9, 7, 64, 1, 1, 0, 2, 1},    /* grouped 1x1, M 32, tail tile */
+    {8, 12, 16, 16, 32, 3, 2, 1, 1, 0},  /* Down conv: 3x3 stride 2 im2col */
+    {3, 20, 10, 10, 48, 1, 1, 0, 1, 1},  /* M 48: generic kernel */
+    {64, 16, 16, 16, 128, 1, 1, 0, 1, 0}, /* M 128, 8 segments */
+};
+#define NSPARSE (sizeof sparse_specs / sizeof *sparse_specs)
+
+/* Forward and backward of c with s.sparse = sparse into out, din, dw, db
+ * (zeroed first). */
+static void run_path(conv_case *c, int sparse, real *out, real *din, real *dw, real *db)
+{
+    c->s.sparse = sparse;
+    memset(din, 0, c->nin * sizeof *din);
+    memset(dw, 0, c->nw * sizeof *dw);
+    memset(db, 0, (size_t)c->s.Co * sizeof *db);
+    conv2d_forward(c->ctx, out, c->in, c->w, c->bias, c->scratch, &c->s);
+    conv2d_backward(c->ctx, din, dw, db, c->r, c->in, c->w, c->scratch, &c->s);
+    c->s.sparse = 1;
+}
+
+static void test_sparse_reference(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 15);
+    int nsparse = 0;
+    for (size_t i = 0; i < NSPARSE; i++) {
+        conv_case c;
+        case_init(&c, &ctx, sparse_specs[i]);
+        conv2d_shape *s = &c.s;
+        const double thr = conv2d_sparse_density(s);
+        CU_ASSERT_FATAL(thr > 0);
+        CU_ASSERT(thr == (s->Co / s->groups >= 64 ? CONV2D_SPARSE_DENSITY
+                                                  : CONV2D_SPARSE_DENSITY / 2));
+        const size_t at = (size_t)ceil(thr * (double)c.nin); /* first count that is too dense */
+        const size_t counts[] = {0, 1, c.nin / 50, at - 1, at, c.nin / 2, c.nin};
+        const size_t no = c.nout, ni = c.nin, nw = c.nw, nb = (size_t)s->Co;
+        real *o1 = xcalloc(no, sizeof(real)), *o2 = xcalloc(no, sizeof(real));
+        real *i1 = xcalloc(ni, sizeof(real)), *i2 = xcalloc(ni, sizeof(real));
+        real *w1 = xcalloc(nw, sizeof(real)), *w2 = xcalloc(nw, sizeof(real));
+        real *b1 = xcalloc(nb, sizeof(real)), *b2 = xcalloc(nb, sizeof(real));
+        double *oref = xcalloc(no, sizeof(double)), *iref = xcalloc(ni, sizeof(double));
+        double *wref = xcalloc(nw, sizeof(double)), *bref = xcalloc(nb, sizeof(double));
+        real *got = xcalloc(no > ni ? no : ni, sizeof(real)), *dout_nchw = xcalloc(no, sizeof(real));
+        tensor_cnhw_to_nchw(dout_nchw, c.r, s->N, s->Co, s->Ho * s->Wo);
+        for (size_t d = 0; d < sizeof counts / sizeof *counts; d++) {
+            make_spikes(&c, counts[d]);
+            const int expect = counts[d] < at && counts[d] < c.nin;
+            char name[160], what[240];
+            spec_str(name, sizeof name, s, c.has_bias);
+            if (conv2d_spikes_sparse(s, c.in) != expect) {
+                fprintf(stderr, "\n  %zu ones of %zu (threshold %g, %s): sparse %d, expected %d\n",
+                        counts[d], c.nin, thr, name, !expect, expect);
+                CU_FAIL("sparse path choice");
+            }
+            nsparse += expect;
+            run_path(&c, 1, o1, i1, w1, b1); /* the path conv2d picks */
+            run_path(&c, 0, o2, i2, w2, b2); /* dense */
+            /* against the naive reference */
+            memset(iref, 0, ni * sizeof *iref);
+            memset(wref, 0, nw * sizeof *wref);
+            memset(bref, 0, nb * sizeof *bref);
+            ref_forward(oref, c.in_nchw, c.w, c.bias, s);
+            ref_backward(iref, wref, bref, dout_nchw, c.in_nchw, c.w, s);
+            const double rtol = TOL(1e-12, 1e-5);
+            const double at_o = TOL(1e-14, 1e-6) * terms(s);
+            const double at_i = TOL(1e-14, 1e-6) * ((double)(s->Co / s->groups) * s->k * s->k + 1);
+            const double at_w = TOL(1e-14, 1e-6) * ((double)s->N * s->Ho * s->Wo + 1);
+            snprintf(what, sizeof what, "out, %zu ones (%s)", counts[d], name);
+            tensor_cnhw_to_nchw(got, o1, s->N, s->Co, s->Ho * s->Wo);
+            CU_ASSERT(harness_close_d(what, got, oref, no, rtol, at_o));
+            snprintf(what, sizeof what, "din, %zu ones (%s)", counts[d], name);
+            tensor_cnhw_to_nchw(got, i1, s->N, s->Ci, s->H * s->W);
+            CU_ASSERT(harness_close_d(what, got, iref, ni, rtol, at_i));
+            snprintf(what, sizeof what, "dw, %zu ones (%s)", counts[d], name);
+            CU_ASSERT(harness_close_d(what, w1, wref, nw, rtol, at_w));
+            snprintf(what, sizeof what, "dbias, %zu ones (%s)", counts[d], name);
+            CU_ASSERT(harness_close_d(what, b1, bref, nb, rtol, at_w));
+            /* against the dense path: the same up to rounding, and din
+             * (a GEMM either way) and dbias bit-identical */
+            snprintf(what, sizeof what, "out sparse vs dense, %zu ones (%s)", counts[d], name);
+            CHECK_CLOSE(what, o1, o2, no, TOL(1e-9, 1e-5), at_o);
+            snprintf(what, sizeof what, "dw sparse vs dense, %zu ones (%s)", counts[d], name);
+            CHECK_CLOSE(what, w1, w2, nw, TOL(1e-9, 1e-5), at_w);
+            CU_ASSERT(memcmp(i1, i2, ni * sizeof *i1) == 0);
+            CU_ASSERT(memcmp(b1, b2, nb * sizeof *b1) == 0);
+            if (!expect) { /* the dense path itself: bit-identical */
+                CU_ASSERT(memcmp(o1, o2, no * sizeof *o1) == 0);
+                CU_ASSERT(memcmp(w1, w2, nw * sizeof *w1) == 0);
+            }
+        }
+        free(o1), free(o2), free(i1), free(i2), free(w1), free(w2), free(b1), free(b2);
+        free(oref), free(iref), free(wref), free(bref), free(got), free(dout_nchw);
+        case_free(&c);
+    }
+    CU_ASSERT(nsparse >= 4 * (int)NSPARSE); /* 0, 1, 2% and just below each time */
+    ctx_free(&ctx);
+}
+
+/* The sparse path (and the dense input gradient beside it) gives the same
+ * bits with 1, 2 and 3 threads. */
+static void test_sparse_threads(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 16);
+    for (size_t i = 0; i < NSPARSE; i++) {
+        conv_case c;
+        case_init(&c, &ctx, sparse_specs[i]);
+        make_spikes(&c, c.nin / 12);
+        CU_ASSERT_FATAL(conv2d_spikes_sparse(&c.s, c.in));
+        const size_t no = c.nout, ni = c.nin, nw = c.nw, nb = (size_t)c.s.Co;
+        real *o1 = xcalloc(no, sizeof(real)), *o2 = xcalloc(no, sizeof(real));
+        real *i1 = xcalloc(ni, sizeof(real)), *i2 = xcalloc(ni, sizeof(real));
+        real *w1 = xcalloc(nw, sizeof(real)), *w2 = xcalloc(nw, sizeof(real));
+        real *b1 = xcalloc(nb, sizeof(real)), *b2 = xcalloc(nb, sizeof(real));
+        run_all(&c, 1, o1, i1, w1, b1);
+        for (int th = 2; th <= 3; th++) {
+            run_all(&c, th, o2, i2, w2, b2);
+            char what[200], name[160];
+            spec_str(name, sizeof name, &c.s, c.has_bias);
+            snprintf(what, sizeof what, "sparse out (%s)", name);
+            CU_ASSERT(same_bits(what, th, o1, o2, no));
+            snprintf(what, sizeof what, "sparse dw (%s)", name);
+            CU_ASSERT(same_bits(what, th, w1, w2, nw));
+            snprintf(what, sizeof what, "dbias (%s)", name);
+            CU_ASSERT(same_bits(what, th, b1, b2, nb));
+            if (th == 2) { /* din is a GEMM: see test_thread_invariance */
+                snprintf(what, sizeof what, "din (%s)", name);
+                CU_ASSERT(same_bits(what, th, i1, i2, ni));
+            }
+        }
+        free(o1), free(o2), free(i1), free(i2), free(w1), free(w2), free(b1), free(b2);
+        case_free(&c);
+    }
+    ctx_set_threads(&ctx, 1);
+    ctx_free(&ctx);
+}
+
+/* One value other than 0 or 1 sends a sparse spike map down the dense
+ * path, wherever it is; so do shapes the sparse path does not serve. */
+static void test_sparse_needs_binary(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 17);
+    static const real odd[] = {(real)0.5, 2, -1, (real)1e-30, (real)NAN};
+    for (size_t i = 0; i < NSPARSE; i++) {
+        conv_case c;
+        case_init(&c, &ctx, sparse_specs[i]);
+        make_spikes(&c, c.nin / 20);
+        CU_ASSERT(conv2d_spikes_sparse(&c.s, c.in));
+        const size_t where[] = {0, c.nin / 2, c.nin - 1};
+        real *o1 = xcalloc(c.nout, sizeof(real)), *o2 = xcalloc(c.nout, sizeof(real));
+        for (size_t v = 0; v < sizeof odd / sizeof *odd; v++)
+            for (size_t j = 0; j < sizeof where / sizeof *where; j++) {
+                const real keep = c.in[where[j]];
+                c.in[where[j]] = odd[v];
+                CU_ASSERT(!conv2d_spikes_sparse(&c.s, c.in));
+                if (v < 4) { /* NaN outputs do not compare bitwise */
+                    conv2d_forward(&ctx, o1, c.in, c.w, c.bias, c.scratch, &c.s);
+                    c.s.sparse = 0;
+                    conv2d_forward(&ctx, o2, c.in, c.w, c.bias, c.scratch, &c.s);
+                    c.s.sparse = 1;
+                    CU_ASSERT(memcmp(o1, o2, c.nout * sizeof *o1) == 0);
+                }
+                c.in[where[j]] = keep;
+            }
+        c.s.sparse = 0;
+        CU_ASSERT(!conv2d_spikes_sparse(&c.s, c.in));
+        CU_ASSERT_EQUAL(conv2d_sparse_density(&c.s), 0);
+        free(o1);
+        free(o2);
+        case_free(&c);
+    }
+    /* depthwise and fewer than 32 output channels per group: never */
+    static const spec never[] = {
+        {4, 32, 8, 8, 32, 3, 1, 1, 32, 1}, /* depthwise */
+        {4, 64, 8, 8, 16, 1, 1, 0, 1, 1},  /* PW2 of level 0: the GEMM wins */
+        {4, 32, 8, 8, 64, 1, 1, 0, 4, 1},  /* 16 per group */
+    };
+    for (size_t i = 0; i < sizeof never / sizeof *never; i++) {
+        conv_case c;
+        case_init(&c, &ctx, never[i]);
+        make_spikes(&c, c.nin / 20);
+        CU_ASSERT(!conv2d_spikes_sparse(&c.s, c.in));
+        CU_ASSERT_EQUAL(conv2d_sparse_density(&c.s), 0);
+        case_free(&c);
+    }
+    ctx_free(&ctx);
+}
+
 /* A bad shape returns SIM_ESHAPE, leaves the shape untouched and explains. */
 static void expect_bad(int N, int Ci, int H, int W, int Co, int k, int stride, int pad,
                        int groups, const char *needle)
@@ -509,6 +728,10 @@ static void test_bad_shapes(void)
     CU_ASSERT_EQUAL(s.Ho, 8);
     CU_ASSERT_EQUAL(s.Wo, 8);
     CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_IM2COL);
+    /* im2col columns, then the sparse path's partials: 2 segments of 4096
+     * positions, each (Ci*k*k, Co) */
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), (size_t)16 * 9 * 64 * 8 * 8 + 2 * 16 * 9 * 32);
+    s.sparse = 0;
     CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), (size_t)16 * 9 * 64 * 8 * 8);
     CU_ASSERT_EQUAL(conv2d_macs(&s), 32.0 * 16 * 9 * 64 * 8 * 8);
     CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 4, 6, 7, 5, 6, 3, 2, 0, 6), SIM_OK);
@@ -518,8 +741,15 @@ static void test_bad_shapes(void)
     CU_ASSERT_EQUAL(conv2d_macs(&s), 6.0 * 9 * 4 * 3 * 2);
     CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 4, 8, 5, 5, 12, 1, 1, 0, 2), SIM_OK);
     CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_GEMM_1X1);
-    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), 0);
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), 0); /* 6 outputs per group: never sparse */
     CU_ASSERT_EQUAL(conv2d_macs(&s), 12.0 * 4 * 4 * 25);
+    /* PW2 of level 2 of the fmnist model: a 1x1 GEMM needs scratch only for
+     * the sparse path, one (Ci, Co) weight copy (1024 positions, 1 segment) */
+    CU_ASSERT_EQUAL_FATAL(conv2d_shape_init(&ctx, &s, 64, 256, 4, 4, 64, 1, 1, 0, 1), SIM_OK);
+    CU_ASSERT_EQUAL(conv2d_algo_of(&s), CONV2D_GEMM_1X1);
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), (size_t)256 * 64);
+    s.sparse = 0;
+    CU_ASSERT_EQUAL(conv2d_scratch_elems(&s), 0);
     ctx_free(&ctx);
 }
 
@@ -532,6 +762,9 @@ int main(void)
         {"backward vs finite differences", test_backward_finite_difference},
 #endif
         {"1 vs 2 (depthwise also 3) threads bit-identical", test_thread_invariance},
+        {"sparse spike path vs reference and dense path", test_sparse_reference},
+        {"sparse spike path: 1, 2, 3 threads bit-identical", test_sparse_threads},
+        {"non-binary inputs take the dense path", test_sparse_needs_binary},
         {"bad shapes rejected", test_bad_shapes},
         {NULL, NULL},
     };
