@@ -161,6 +161,9 @@ FUZZ_LIB_SRC := io/dataset.c io/checkpoint.c io/h5.c io/json.c $(wildcard io/ima
         $(wildcard topology/*.c neurons/*.c)
 # cmd_train.c starts the --monitor server (sim/monitor.c, issue 7)
 FUZZ_LIB_SRC += sim/monitor.c sim/http.c $(B)/gen/assets.c
+# fuzz_trace: the trace reader; fuzz_cli: `sim run`'s parser (cmd_run.c)
+FUZZ_LIB_SRC += analysis/report.c analysis/summary.c io/trace.c sim/cmd_run.c sim/engine.c \
+        sim/scheduler.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FB)/%.o)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SAN) $(WARN) -Wno-pass-failed -MMD -MP
@@ -186,16 +189,18 @@ $(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FB)/libsim-fuzz.a
 	  $(PKG_LIBS) -ldl -lpthread -lm
 
 # each target FUZZ_SECONDS on one worker; a crash, leak or timeout fails the
-# run. fuzz_checkpoint runs in fork mode ignoring timeouts and out-of-memory
-# kills: both come from inside libhdf5 on corrupt files (docs/reliability.md);
-# their inputs are kept in build/fuzz/crashes/ and counted.
+# run. The HDF5 targets (FUZZ_HDF5: checkpoint, trace) run in fork mode
+# ignoring timeouts and out-of-memory kills: both come from inside libhdf5
+# on corrupt files (docs/reliability.md); their inputs are kept in
+# build/fuzz/crashes/ and counted.
+FUZZ_HDF5 := checkpoint trace
 fuzz:
 	@$(MAKE) --no-print-directory DEBS="$(FUZZ_DEBS)" deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@mkdir -p $(FB)/crashes $(FB)/tmp; rm -f $(FB)/tmp/*; fail=""; \
 	for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FB)/corpus/$$n; extra=""; \
-	  [ $$n = checkpoint ] && extra="-fork=1 -ignore_timeouts=1 -ignore_ooms=1"; \
+	  case " $(FUZZ_HDF5) " in *" $$n "*) extra="-fork=1 -ignore_timeouts=1 -ignore_ooms=1";; esac; \
 	  echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_ENV) $(FB)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) $$extra \
 	      -timeout=20 -print_final_stats=1 -artifact_prefix=$(FB)/crashes/$$n- \

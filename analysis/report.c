@@ -542,6 +542,12 @@ static sim_status read_pop_spikes(sim_ctx *ctx, const h5_file *f, report *r, rep
         hi = lo + r->T;
     }
     memset(seen, 0, (size_t)p->n_nodes);
+    /* the order trace_spikes writes (by_time; ascending ids within a
+     * timestep): so no neuron spikes twice in a timestep, and a file that
+     * claims many rows without holding them (HDF5 fill values: all 0) fails
+     * at its second row instead of being read for hours */
+    int64_t prev_t = -1;
+    uint64_t prev_id = 0;
     for (hsize_t start = 0; start < nts && s == SIM_OK; start += REPORT_BLOCK) {
         hsize_t k = nts - start < REPORT_BLOCK ? nts - start : REPORT_BLOCK;
         s = read_rows(ctx, f, ts_name, dts, H5T_NATIVE_DOUBLE, start, k, tbuf);
@@ -562,6 +568,17 @@ static sim_status read_pop_spikes(sim_ctx *ctx, const h5_file *f, report *r, rep
                 break;
             }
             int64_t t = llround(q);
+            if (t < prev_t || (t == prev_t && ibuf[i] <= prev_id)) {
+                s = bad(ctx, f->path, "/spikes/%s[%llu]: spike (timestep %lld, node %llu) after "
+                        "(timestep %lld, node %llu); expected timesteps that do not decrease "
+                        "and node ids strictly ascending within a timestep", p->name,
+                        (unsigned long long)(start + i), (long long)t,
+                        (unsigned long long)ibuf[i], (long long)prev_t,
+                        (unsigned long long)prev_id);
+                break;
+            }
+            prev_t = t;
+            prev_id = ibuf[i];
             p->spikes_t[t % r->T]++;
             seen[ibuf[i]] = 1;
             if (t >= lo && t < hi)

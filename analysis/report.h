@@ -17,8 +17,12 @@
  * is checked: the format attribute, the groups, every dataset's rank and
  * type class (compound members by name), sizes against REPORT_MAX_* (so a
  * corrupt header cannot make us allocate gigabytes), node ids against
- * n_nodes, timestamps against the timesteps /samples covers, counter rows
- * against the projection, image and timestep ranges. A failure is one line
+ * n_nodes, timestamps against the timesteps /samples covers, each
+ * population's spikes in the order the writer guarantees (timesteps not
+ * decreasing, node ids strictly ascending within a timestep: at most
+ * n_nodes spikes per timestep, and a file claiming rows it does not hold
+ * fails at once instead of being read for hours), counter rows against
+ * the projection, image and timestep ranges. A failure is one line
  * in the context naming the file and what was expected and found:
  *
  *     x.h5: not a trevsnn trace: root attribute format missing (expected "trevsnn-trace")

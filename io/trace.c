@@ -45,6 +45,7 @@ typedef struct {
     uint64_t *ibuf;     /* (TRACE_CHUNK_SPIKES) node ids */
     int32_t nbuf;       /* buffered spikes */
     int64_t last_t;     /* last timestep given, -1 before the first */
+    int32_t last_id;    /* last node id written at last_t, -1 none */
     uint64_t count;     /* spikes accepted */
 } trace_pop;
 
@@ -519,6 +520,7 @@ sim_status trace_create(sim_ctx *ctx, trace **out, const char *path, const trace
         tr->pops[p].size = pop_sizes[p];
         tr->pops[p].ts = tr->pops[p].ids = H5I_INVALID_HID;
         tr->pops[p].last_t = -1;
+        tr->pops[p].last_id = -1;
     }
     if ((s = h5_create_atomic(ctx, path, &tr->f)) != SIM_OK) {
         mem_free(ctx, tr);
@@ -603,6 +605,12 @@ sim_status trace_spikes(sim_ctx *ctx, trace *tr, int pop, int64_t t, const int32
                              "not strictly ascending (%d after %d at position %d)", tr->f.path,
                              p->name, (long long)t, (int)ids[i], (int)ids[i - 1], (int)i);
     }
+    /* a second packet of the same timestep continues the ascending ids
+     * (what analysis/report.c checks: no neuron twice in a timestep) */
+    if (n > 0 && t == p->last_t && ids[0] <= p->last_id)
+        return ctx_error(ctx, SIM_EINVAL, "%s: trace: population %s, timestep %lld: node id %d "
+                         "after %d in the same timestep; expected strictly ascending ids",
+                         tr->f.path, p->name, (long long)t, (int)ids[0], (int)p->last_id);
     if (n == 0)
         return SIM_OK;
     if (!p->tbuf) {
@@ -617,6 +625,7 @@ sim_status trace_spikes(sim_ctx *ctx, trace *tr, int pop, int64_t t, const int32
         }
     }
     p->last_t = t;
+    p->last_id = ids[n - 1];
     const double ts = (double)t * tr->dt_ms;
     h5_quiet q;
     h5_quiet_on(&q);

@@ -102,8 +102,10 @@ sim_status trace_create(sim_ctx *ctx, trace **out, const char *path, const trace
  * strictly ascending, each < the population's size): appended as
  * timestamps t * dt_ms (float64) and node_ids (uint64). t must not
  * decrease from one call to the next for the same population (the file
- * claims sorting by_time). Buffered and flushed a chunk at a time. n == 0
- * is allowed and writes nothing. */
+ * claims sorting by_time); a second call with the same t continues the
+ * ascending ids (its first id above the last one written at t), so no
+ * neuron appears twice in a timestep. Buffered and flushed a chunk at a
+ * time. n == 0 is allowed and writes nothing. */
 sim_status trace_spikes(sim_ctx *ctx, trace *tr, int pop, int64_t t,
                         const int32_t *ids /* (n) */, int32_t n);
 

@@ -20,4 +20,18 @@ int cmd_train_parse(sim_ctx *ctx, int argc, char **argv, train_opts *o, int *jso
 int cmd_info_parse(sim_ctx *ctx, int argc, char **argv, trev_config *cfg, long *batch,
                    int *json);
 
+/* `sim run`: which checkpoint, data and images, and how to report. */
+#define RUN_MAX_IMAGES 100000000L /* --images N and --range A:B: B <= this */
+typedef struct {
+    const char *model;   /* --model (required); points into argv */
+    const char *data;    /* --data SPEC, "fmnist" by default */
+    const char *trace;   /* --trace OUT.h5, NULL: none */
+    long first, count;   /* test images first..first+count-1 (default 0, 100) */
+    int have_range;      /* --range was given (named in range errors) */
+    long threads;        /* 1..256 */
+    int json, quiet, compare;
+    double e_mac_pj, e_ac_pj; /* --energy (default: the fp32 constants of sim/engine.h) */
+} run_opts;
+int cmd_run_parse(sim_ctx *ctx, int argc, char **argv, run_opts *o);
+
 #endif

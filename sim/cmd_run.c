@@ -15,6 +15,7 @@
 #include "io/trace.h"
 #include "sim/version.h"
 #include "sim/cli.h"
+#include "sim/cmd_parse.h"
 #include "sim/commands.h"
 #include "sim/progress.h"
 #include "topology/lifnet.h"
@@ -179,78 +180,114 @@ static sim_status time_dense(sim_ctx *ctx, trev_model *m, const dataset *ds,
     return st;
 }
 
+static const cli_opt run_opts_tab[] = {
+    {"model", "CKPT", "checkpoint to run (required)"},
+    {"data", "SPEC", "fmnist[:DIR] (default) or cifar10:DIR; the test split is used"},
+    {"images", "N", "run the first N test images (default 100)"},
+    {"range", "A:B", "run test images A..B-1"},
+    {"trace", "OUT.h5", "write spikes, samples and counters (SONATA layout, see README)"},
+    {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
+    {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
+    {"json", NULL, "print the results as JSON"},
+    {"compare-dense", NULL, "also time the dense inference path on the same images (batch 1 and 64)"},
+    {"quiet", NULL, "no progress output"},
+    {"help", NULL, "this text"},
+    {NULL, NULL, NULL},
+};
+
+/* "A:B" with 0 <= A < B <= RUN_MAX_IMAGES, nothing after B. */
+static sim_status parse_range(sim_ctx *ctx, const char *val, long *first, long *count)
+{
+    long a = -1, b = -1;
+    char tail;
+    if (sscanf(val, "%ld:%ld%c", &a, &b, &tail) != 2 || a < 0 || b <= a || b > RUN_MAX_IMAGES)
+        return ctx_error(ctx, SIM_EINVAL, "--range: expected A:B with 0 <= A < B <= %ld, found "
+                         "'%s'", (long)RUN_MAX_IMAGES, val);
+    *first = a;
+    *count = b - a;
+    return SIM_OK;
+}
+
+int cmd_run_parse(sim_ctx *ctx, int argc, char **argv, run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = "fmnist";
+    o->count = 100;
+    o->threads = 1;
+    engine_opts eo = engine_opts_default();
+    o->e_mac_pj = eo.e_mac_pj;
+    o->e_ac_pj = eo.e_ac_pj;
+    for (int i = 1; i < argc;) {
+        const char *val;
+        int k = cli_next(ctx, argc, argv, &i, run_opts_tab, &val, NULL);
+        if (k < 0)
+            return -1;
+        const char *n = run_opts_tab[k].name;
+        sim_status st = SIM_OK;
+        if (!strcmp(n, "help")) {
+            return 1;
+        } else if (!strcmp(n, "model")) {
+            o->model = val;
+        } else if (!strcmp(n, "data")) {
+            o->data = val;
+        } else if (!strcmp(n, "trace")) {
+            o->trace = val;
+        } else if (!strcmp(n, "images")) {
+            st = cli_long(ctx, n, val, 1, RUN_MAX_IMAGES, &o->count);
+            o->first = 0; /* the first N: the last of --images / --range wins */
+            o->have_range = 0;
+        } else if (!strcmp(n, "range")) {
+            st = parse_range(ctx, val, &o->first, &o->count);
+            o->have_range = 1;
+        } else if (!strcmp(n, "energy")) {
+            eo = engine_opts_default();
+            st = energy_preset(ctx, val, &eo);
+            o->e_mac_pj = eo.e_mac_pj;
+            o->e_ac_pj = eo.e_ac_pj;
+        } else if (!strcmp(n, "threads")) {
+            st = cli_long(ctx, n, val, 1, 256, &o->threads);
+        } else if (!strcmp(n, "json")) {
+            o->json = 1;
+        } else if (!strcmp(n, "quiet")) {
+            o->quiet = 1;
+        } else if (!strcmp(n, "compare-dense")) {
+            o->compare = 1;
+        }
+        if (st != SIM_OK)
+            return -1;
+    }
+    if (!o->model) {
+        ctx_error(ctx, SIM_EINVAL, "run: --model CKPT is required");
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    static const cli_opt opts[] = {
-        {"model", "CKPT", "checkpoint to run (required)"},
-        {"data", "SPEC", "fmnist[:DIR] (default) or cifar10:DIR; the test split is used"},
-        {"images", "N", "run the first N test images (default 100)"},
-        {"range", "A:B", "run test images A..B-1"},
-        {"trace", "OUT.h5", "write spikes, samples and counters (SONATA layout, see README)"},
-        {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
-        {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
-        {"json", NULL, "print the results as JSON"},
-        {"compare-dense", NULL, "also time the dense inference path on the same images (batch 1 and 64)"},
-        {"quiet", NULL, "no progress output"},
-        {"help", NULL, "this text"},
-        {NULL, NULL, NULL},
-    };
     sim_ctx ctx;
     if (ctx_init(&ctx, 1) != SIM_OK)
         return 1;
-    const char *model = NULL, *data = "fmnist", *trace_path = NULL;
-    long first = 0, count = 100, threads = 1;
-    int json = 0, quiet = 0, have_range = 0, compare = 0;
-    engine_opts eo = engine_opts_default();
-    sim_status st = SIM_OK;
-    for (int i = 1; i < argc && st == SIM_OK;) {
-        const char *val;
-        int k = cli_next(&ctx, argc, argv, &i, opts, &val, NULL);
-        if (k < 0)
-            return cmd_fail("run", &ctx);
-        const char *n = opts[k].name;
-        if (!strcmp(n, "help")) {
-            cli_help(stdout, "sim run --model CKPT [--data SPEC] [--images N | --range A:B] [--json]",
-                     "Run test images one after another through the event-driven engine and report\n"
-                     "accuracy, spikes, firing rates, synaptic operations, energy and time per image.",
-                     opts);
-            ctx_free(&ctx);
-            return 0;
-        } else if (!strcmp(n, "model")) {
-            model = val;
-        } else if (!strcmp(n, "data")) {
-            data = val;
-        } else if (!strcmp(n, "trace")) {
-            trace_path = val;
-        } else if (!strcmp(n, "images")) {
-            st = cli_long(&ctx, n, val, 1, 100000000, &count);
-        } else if (!strcmp(n, "range")) {
-            long a, b;
-            char tail;
-            if (sscanf(val, "%ld:%ld%c", &a, &b, &tail) != 2 || a < 0 || b <= a)
-                st = ctx_error(&ctx, SIM_EINVAL, "--range: expected A:B with 0 <= A < B, found '%s'",
-                               val);
-            first = a;
-            count = b - a;
-            have_range = 1;
-        } else if (!strcmp(n, "energy")) {
-            st = energy_preset(&ctx, val, &eo);
-        } else if (!strcmp(n, "threads")) {
-            st = cli_long(&ctx, n, val, 1, 256, &threads);
-        } else if (!strcmp(n, "json")) {
-            json = 1;
-        } else if (!strcmp(n, "quiet")) {
-            quiet = 1;
-        } else if (!strcmp(n, "compare-dense")) {
-            compare = 1;
-        }
+    run_opts ro;
+    int parsed = cmd_run_parse(&ctx, argc, argv, &ro);
+    if (parsed > 0) {
+        cli_help(stdout, "sim run --model CKPT [--data SPEC] [--images N | --range A:B] [--json]",
+                 "Run test images one after another through the event-driven engine and report\n"
+                 "accuracy, spikes, firing rates, synaptic operations, energy and time per image.",
+                 run_opts_tab);
+        ctx_free(&ctx);
+        return 0;
     }
-    if (st == SIM_OK && !model)
-        st = ctx_error(&ctx, SIM_EINVAL, "run: --model CKPT is required");
-    if (st != SIM_OK)
+    if (parsed < 0)
         return cmd_fail("run", &ctx);
-    (void)have_range;
-    ctx_set_threads(&ctx, (int)threads);
+    const char *model = ro.model, *data = ro.data, *trace_path = ro.trace;
+    const long first = ro.first, count = ro.count;
+    const int json = ro.json, quiet = ro.quiet, have_range = ro.have_range, compare = ro.compare;
+    engine_opts eo = engine_opts_default();
+    eo.e_mac_pj = ro.e_mac_pj;
+    eo.e_ac_pj = ro.e_ac_pj;
+    sim_status st = SIM_OK;
+    ctx_set_threads(&ctx, (int)ro.threads);
 
     trev_model *m = NULL;
     if (ckpt_open_model(&ctx, model, &m, 0) != SIM_OK)

@@ -191,6 +191,36 @@ long http_parse_head(const char *buf, size_t len, http_head *h, const char **err
     return (long)(blank + 4 - buf);
 }
 
+int http_parse_request(const char *buf, size_t len, size_t max_body, http_head *h,
+                       http_request *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *err = "";
+    long n = http_parse_head(buf, len, h, &err);
+    if (n == 0)
+        return 0;
+    if (n < 0) {
+        r->status = (int)-n;
+        snprintf(r->err, sizeof r->err, "%s", err);
+        return 1;
+    }
+    r->head_len = n;
+    r->have_head = 1;
+    long long cl = h->content_length > 0 ? h->content_length : 0;
+    if (h->chunked) {
+        r->status = 411;
+        snprintf(r->err, sizeof r->err, "chunked request bodies are not supported: send "
+                 "Content-Length");
+    } else if ((unsigned long long)cl > max_body) {
+        r->status = 413;
+        snprintf(r->err, sizeof r->err, "request body of %lld bytes, the limit is %zu bytes", cl,
+                 max_body);
+    } else {
+        r->body_len = (size_t)cl;
+    }
+    return 1;
+}
+
 const char *http_header(const http_head *h, const char *name)
 {
     for (int i = 0; i < h->nheaders; i++)
@@ -392,37 +422,27 @@ static void read_cb(struct bufferevent *bev, void *arg)
             return;
         size_t take = avail < HTTP_HEAD_MAX + 4 ? avail : HTTP_HEAD_MAX + 4;
         const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
-        const char *err = "";
-        long r = http_parse_head(p, take, &x->head, &err);
-        if (r == 0)
+        http_request rq;
+        if (!http_parse_request(p, take, s->cfg.max_body, &x->head, &rq))
             return;
-        if (r < 0) {
-            fail(x, (int)-r, err);
-            return;
+        if (rq.have_head) {
+            evbuffer_drain(in, (size_t)rq.head_len);
+            x->have_head = 1;
+            x->keep_alive = x->head.keep_alive;
         }
-        evbuffer_drain(in, (size_t)r);
-        x->have_head = 1;
-        x->keep_alive = x->head.keep_alive;
-        if (x->head.chunked) {
-            fail(x, 411, "chunked request bodies are not supported: send Content-Length");
-            return;
-        }
-        long long cl = x->head.content_length > 0 ? x->head.content_length : 0;
-        if ((unsigned long long)cl > s->cfg.max_body) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "request body of %lld bytes, the limit is %zu bytes", cl,
-                     s->cfg.max_body);
-            fail(x, 413, msg);
+        if (rq.status) {
+            fail(x, rq.status, rq.err);
             return;
         }
         free(x->body);
-        x->body = malloc((size_t)cl + 1);
+        x->body = malloc(rq.body_len + 1);
         if (!x->body) {
             fail(x, 503, "out of memory for the request body");
             return;
         }
+        const size_t cl = rq.body_len;
         x->body_len = 0;
-        x->body_need = (size_t)cl;
+        x->body_need = cl;
         x->state = ST_BODY;
         if (x->head.expect_continue && cl > 0 && evbuffer_get_length(in) == 0)
             bufferevent_write(bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);

@@ -42,6 +42,23 @@ typedef struct {
  * (including the blank line) when complete, 0 when more bytes are needed,
  * or -status (400, 414, 431, 501, 505) with *err set to a message. */
 long http_parse_head(const char *buf, size_t len, http_head *h, const char **err);
+/* What the server does with a request, decided from its first bytes: the
+ * head parsed by http_parse_head, then the body rules of this layer (no
+ * Transfer-Encoding: 411; Content-Length above max_body: 413, before any
+ * of the body is read). The bufferevent path calls this; so does the fuzz
+ * target (tests/fuzz/fuzz_http.c). */
+typedef struct {
+    long head_len;   /* bytes of the head including the blank line (have_head) */
+    size_t body_len; /* Content-Length bytes to read after the head (status 0) */
+    int have_head;   /* the head parsed (h is valid), even when status is 411 or 413 */
+    int status;      /* 0: read body_len bytes and dispatch; else answer this error */
+    char err[160];   /* the message of an error status */
+} http_request;
+
+/* Returns 0 when more bytes are needed (nothing decided), 1 when r is
+ * filled in. Pure: no allocation, no I/O. */
+int http_parse_request(const char *buf, size_t len, size_t max_body, http_head *h,
+                       http_request *r);
 /* Value of a header (case-insensitive name) or NULL. */
 const char *http_header(const http_head *h, const char *name);
 /* Value of key in a query string "a=1&b=2" (percent-decoding not applied):

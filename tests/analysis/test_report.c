@@ -374,6 +374,54 @@ static void edit_huge_nodes(hid_t f)
     H5Gclose(g);
 }
 
+/* z_in's spikes replaced by 2^30 rows that the file does not hold (a
+ * chunked dataset with no chunk written reads as fill values: time 0,
+ * node 0), with n_nodes raised so the row count is within n_nodes x
+ * timesteps. Before the order check this was read block by block for
+ * minutes, keeping every row as a spike of image 0 (arrays growing
+ * towards n_nodes x T entries: gigabytes). */
+static void edit_phantom_spikes(hid_t f)
+{
+    static const char *const names[2] = {"/spikes/z_in/timestamps", "/spikes/z_in/node_ids"};
+    const hid_t types[2] = {H5T_IEEE_F64LE, H5T_STD_U64LE};
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT(H5Ldelete(f, names[i], H5P_DEFAULT) >= 0);
+        hsize_t n = (hsize_t)1 << 30, chunk = 1024;
+        hid_t sp = H5Screate_simple(1, &n, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 1, &chunk);
+        hid_t d = H5Dcreate2(f, names[i], types[i], sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        CU_ASSERT(d >= 0);
+        H5Dclose(d);
+        H5Pclose(dcpl);
+        H5Sclose(sp);
+    }
+    hid_t g = H5Gopen2(f, "/spikes/z_in", H5P_DEFAULT);
+    CU_ASSERT(H5Adelete(g, "n_nodes") >= 0);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(g, "n_nodes", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int64_t v = ((int64_t)1 << 28) - 16;
+    H5Awrite(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Gclose(g);
+}
+
+/* a_out's spikes of g3 {0, 2} made {2, 2}: the same neuron twice in one
+ * timestep. */
+static void edit_twice(hid_t f)
+{
+    hid_t d = H5Dopen2(f, "/spikes/a_out/node_ids", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    hsize_t start = 1, one = 1;
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, &start, NULL, &one, NULL);
+    hid_t msp = H5Screate_simple(1, &one, NULL);
+    uint64_t two = 2;
+    CU_ASSERT(H5Dwrite(d, H5T_NATIVE_UINT64, msp, sp, H5P_DEFAULT, &two) >= 0);
+    H5Sclose(msp);
+    H5Sclose(sp);
+    H5Dclose(d);
+}
+
 static void edit_format(hid_t f)
 {
     CU_ASSERT(H5Adelete(f, "format") >= 0);
@@ -419,6 +467,11 @@ static void test_bad_files(void)
                 "node_ids[1]: node id 99, expected 0..2");
     expect_fail(edited("huge.h5", edit_huge_nodes), NULL, SIM_EFORMAT,
                 "n_nodes 1099511627776, expected 0..");
+    report_opts img0 = {0};
+    expect_fail(edited("phantom.h5", edit_phantom_spikes), &img0, SIM_EFORMAT,
+                "/spikes/z_in[1]: spike (timestep 0, node 0) after (timestep 0, node 0)");
+    expect_fail(edited("twice.h5", edit_twice), NULL, SIM_EFORMAT,
+                "/spikes/a_out[2]: spike (timestep 3, node 2) after (timestep 3, node 2)");
     /* truncated at several lengths: never a crash, always a clean failure */
     long full = file_size(fixture());
     CU_ASSERT_FATAL(full > 4096);

@@ -1,6 +1,6 @@
-/* fuzz_cli.c - libFuzzer target for the command-line parsing of `sim --train`
- * and `sim info` (sim/cmd_parse.h: parse only, nothing runs), and of the
- * shared cli_* helpers on a table shaped like `sim run`'s.
+/* fuzz_cli.c - libFuzzer target for the command-line parsing of `sim --train`,
+ * `sim info` and `sim run` (sim/cmd_parse.h: parse only, nothing runs), and
+ * of cli_join on the same arguments.
  *
  * Input: the arguments separated by NUL bytes (at most 64); the first byte
  * picks the subcommand. */
@@ -11,11 +11,6 @@
 #include "sim/cmd_parse.h"
 
 #define MAXARGS 64
-
-static const cli_opt run_like[] = {
-    {"model", "CKPT", ""}, {"data", "SPEC", ""},    {"images", "N", ""}, {"range", "A:B", ""},
-    {"energy", "E", ""},   {"json", NULL, ""},      {"help", NULL, ""},  {NULL, NULL, NULL},
-};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,21 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r == 0)
             fuzz_assert(batch >= 1 && batch <= 4096 && trev_config_check(&ctx, &cfg) == SIM_OK);
     } else {
-        const char *pos = NULL;
-        for (int i = 1; i < argc;) {
-            const char *val;
-            int before = i;
-            int k = cli_next(&ctx, argc, argv, &i, run_like, &val, &pos);
-            if (k == -1)
-                break;
-            fuzz_assert(i > before && i <= argc);
-            if (k >= 0 && run_like[k].arg) {
-                long v;
-                double d;
-                fuzz_assert(val != NULL);
-                (void)cli_long(&ctx, run_like[k].name, val, 1, 100000000, &v);
-                (void)cli_double(&ctx, run_like[k].name, val, -1e9, 1e9, &d);
-            }
+        run_opts o;
+        int r = cmd_run_parse(&ctx, argc, argv, &o);
+        fuzz_assert(r >= -1 && r <= 1);
+        if (r == 0) {
+            fuzz_assert(o.model != NULL && o.data != NULL);
+            fuzz_assert(o.first >= 0 && o.count >= 1 && o.first + o.count <= RUN_MAX_IMAGES);
+            fuzz_assert(o.threads >= 1 && o.threads <= 256);
+            fuzz_assert(o.e_mac_pj > 0 && o.e_ac_pj > 0);
+        } else if (r < 0) {
+            fuzz_assert(ctx_errmsg(&ctx)[0] != '\0');
         }
         char joined[64];
         cli_join(joined, sizeof joined, argc, argv);

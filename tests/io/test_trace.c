@@ -884,9 +884,13 @@ static void test_argument_errors(void)
     row.first_timestep = 0;
     CU_ASSERT_EQUAL(trace_sample(&ctx, tr, &row), SIM_OK);
     CU_ASSERT_EQUAL(trace_energy(&ctx, tr, -1, 0, NULL), SIM_EINVAL);
-    /* the same timestep again continues; the packet after the errors lands */
+    /* the same timestep again must continue the ascending ids (no neuron
+     * twice in a timestep: analysis/report.c relies on it); the packet
+     * after the errors lands */
     int32_t more[2] = {0, 2};
-    CU_ASSERT_EQUAL(trace_spikes(&ctx, tr, 0, 5, more, 2), SIM_OK);
+    CU_ASSERT_EQUAL(trace_spikes(&ctx, tr, 0, 5, more, 2), SIM_EINVAL);
+    CHECK_MSG(&ctx, "timestep 5: node id 0 after 49 in the same timestep");
+    CU_ASSERT_EQUAL(trace_spikes(&ctx, tr, 0, 6, more, 2), SIM_OK);
     CU_ASSERT_EQUAL(trace_close(&ctx, tr), SIM_OK);
 
     hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);

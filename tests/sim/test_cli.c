@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/json.h"
+#include "sim/cmd_parse.h"
 #include "tests/harness.h"
 
 static char dir[64];
@@ -230,6 +231,51 @@ static void test_train_then_run(void)
     CU_ASSERT(access(bad, F_OK) != 0);
 }
 
+/* cmd_run_parse (sim/cmd_parse.h): `sim run`'s options without running. */
+static int run_parse(run_opts *o, sim_ctx *ctx, const char *line)
+{
+    static char buf[512];
+    char *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "run %s", line);
+    for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    return cmd_run_parse(ctx, argc, argv, o);
+}
+
+static void test_run_parse(void)
+{
+    sim_ctx ctx;
+    CU_ASSERT_FATAL(ctx_init(&ctx, 1) == SIM_OK);
+    run_opts o;
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m.h5"), 0);
+    CU_ASSERT_STRING_EQUAL(o.model, "m.h5");
+    CU_ASSERT_STRING_EQUAL(o.data, "fmnist");
+    CU_ASSERT(o.first == 0 && o.count == 100 && o.threads == 1 && !o.trace && !o.have_range);
+    CU_ASSERT(o.e_mac_pj == 4.6 && o.e_ac_pj == 0.9);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --range 3:7 --energy int8 --trace t.h5 "
+                                        "--threads 4 --json --quiet --compare-dense"), 0);
+    CU_ASSERT(o.first == 3 && o.count == 4 && o.have_range && o.threads == 4);
+    CU_ASSERT(o.json && o.quiet && o.compare && !strcmp(o.trace, "t.h5"));
+    CU_ASSERT(o.e_mac_pj == 0.23 && o.e_ac_pj == 0.03);
+    /* the last of --range / --images wins */
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --range 3:7 --images 5"), 0);
+    CU_ASSERT(o.first == 0 && o.count == 5 && !o.have_range);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--help"), 1);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--images 5"), -1);
+    CU_ASSERT(strstr(ctx_errmsg(&ctx), "--model CKPT is required") != NULL);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --range 5:"), -1);
+    CU_ASSERT(strstr(ctx_errmsg(&ctx), "--range: expected A:B") != NULL);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --range 7:3"), -1);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --range 0:99999999999999999999"), -1);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --energy fp64"), -1);
+    CU_ASSERT(strstr(ctx_errmsg(&ctx), "fp32, fp16 or int8") != NULL);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m --threads 0"), -1);
+    CU_ASSERT_EQUAL(run_parse(&o, &ctx, "--model m stray"), -1);
+    ctx_free(&ctx);
+}
+
 int main(void)
 {
     sim = getenv("SIM_BIN");
@@ -243,6 +289,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     static const harness_test all[] = {
+        {"cmd_run_parse: options, defaults, errors", test_run_parse},
         {"--help on every command", test_help_everywhere},
         {"usage errors: one line, exit 2; file errors exit 1", test_usage_errors},
         {"info --json", test_info_json},

@@ -483,9 +483,53 @@ static void teardown(void)
     harness_rmtree(dir);
 }
 
+/* The pure parser the connections use (sim/http.h http_parse_request):
+ * need-more, the head length, and the body rules (411, 413) decided before
+ * any body byte is read. */
+static void test_parse_request(void)
+{
+    static http_head h;
+    http_request r;
+    const char *get = "GET /v1/model?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+    CU_ASSERT_EQUAL(http_parse_request(get, strlen(get) - 1, 100, &h, &r), 0);
+    CU_ASSERT_EQUAL(http_parse_request(get, strlen(get), 100, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_EQUAL(r.have_head, 1);
+    CU_ASSERT_EQUAL(r.head_len, (long)strlen(get));
+    CU_ASSERT_EQUAL(r.body_len, 0);
+    CU_ASSERT_STRING_EQUAL(h.path, "/v1/model");
+    CU_ASSERT_STRING_EQUAL(h.query, "x=1");
+    /* the body that follows does not change the decision */
+    const char *post = "POST /v1/classify HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET";
+    CU_ASSERT_EQUAL(http_parse_request(post, strlen(post), 4, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_EQUAL(r.body_len, 4);
+    CU_ASSERT_EQUAL(r.head_len, (long)strlen(post) - 7);
+    CU_ASSERT_EQUAL(http_parse_request(post, strlen(post), 3, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 413);
+    CU_ASSERT_EQUAL(r.have_head, 1);
+    CU_ASSERT(strstr(r.err, "4 bytes, the limit is 3") != NULL);
+    const char *huge = "POST / HTTP/1.1\r\nContent-Length: 999999999999999999\r\n\r\n";
+    CU_ASSERT_EQUAL(http_parse_request(huge, strlen(huge), (size_t)1 << 30, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 413);
+    const char *chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    CU_ASSERT_EQUAL(http_parse_request(chunked, strlen(chunked), 100, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 411);
+    CU_ASSERT_EQUAL(r.have_head, 1);
+    const char *h2 = "GET / HTTP/2.0\r\n\r\n";
+    CU_ASSERT_EQUAL(http_parse_request(h2, strlen(h2), 100, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 505);
+    CU_ASSERT_EQUAL(r.have_head, 0);
+    CU_ASSERT(r.err[0] != '\0');
+    const char *junk = "\x16\x03\x01 hello, a TLS client";
+    CU_ASSERT_EQUAL(http_parse_request(junk, strlen(junk), 100, &h, &r), 1);
+    CU_ASSERT_EQUAL(r.status, 400);
+}
+
 int main(void)
 {
     static const harness_test tests[] = {
+        {"http_parse_request: head length, 411, 413, 505, 400", test_parse_request},
         {"classify raw, PGM, PNG = trevnet_run_image", test_classify_formats},
         {"GET /v1/model and GET /", test_model_and_page},
         {"GET /metrics counters increase", test_metrics},
