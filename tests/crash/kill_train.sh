@@ -55,7 +55,8 @@ finish() {
             { bad "$1: fresh run failed: $(cat "$W/resume.out")"; return; }
     fi
     # (a run killed after its last checkpoint resumes with nothing left to do)
-    grep -q "trained [0-3] epochs (30 steps)" "$W/resume.out" || bad "$1: $(cat "$W/resume.out")"
+    grep -q -e "trained [0-3] epochs (30 steps)" -e "already finished all 3 epochs (30 steps)" \
+        "$W/resume.out" || bad "$1: $(cat "$W/resume.out")"
     same_as_ref "$W/ck.h5" || bad "$1: final checkpoint differs from the reference"
     left=$(ls "$W" | grep -c '\.tmp\.')
     [ "$left" -eq 0 ] || bad "$1: $left temporary files left after the resume"
