@@ -2,11 +2,10 @@
  * models' updates over position-major (H, W, C) arrays, and the history of
  * emitted spike lists and graded outputs.
  *
- * An update is one pass over the neurons in storage order. Spikes are first
- * written in storage order (branch-free append) together with a count per
- * channel, then placed by a counting sort over channels: within a channel
- * storage order is ascending position, so the result is ascending public id
- * c*HW + p in O(spikes + C). */
+ * An update is one vectorizable pass over the neurons in storage order that
+ * marks the neurons that fire (a byte each) and counts them per channel; the
+ * spike list is then written in ascending public id c*HW + p by walking the
+ * channels that fired over the positions (a branch-free append). */
 #include "neuron.h"
 
 #include <assert.h>
@@ -16,51 +15,68 @@
 
 /* One update rule per model (STYLE.md item 3). Reads and clears p->input,
  * updates p->state, writes graded values to g (may be NULL) and counts their
- * nonzeros into *nnz, appends spike ids (storage order) to list and counts
- * them per channel into p->chan_count; returns the spike count. */
+ * nonzeros into *nnz, marks every neuron that fires in fired[] (storage
+ * order, 0 or 1) and counts them per channel into p->chan_count; returns the
+ * spike count. No data-dependent store, so the loops vectorize. */
 typedef int32_t (*update_fn)(population *p, const real *bias /* (C) */,
                              const real *alpha /* (C) or NULL */, real *g /* (H, W, C) */,
-                             int32_t *list /* (n) */, int32_t *nnz);
+                             unsigned char *fired /* (H, W, C) */, int32_t *nnz);
+
+/* Spikes of an update: the sum of its per-channel counts. */
+static int32_t total_count(const int32_t *cnt, int C)
+{
+    int32_t k = 0;
+    for (int c = 0; c < C; c++)
+        k += cnt[c];
+    return k;
+}
 
 static int32_t update_turn_off(population *p, const real *bias, const real *alpha, real *g,
-                               int32_t *list, int32_t *nnz)
+                               unsigned char *fired, int32_t *nnz)
 {
     (void)alpha;
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
     int32_t *restrict cnt = p->chan_count;
-    int32_t k = 0, nz = 0;
+    int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
         real *restrict in = p->input + (size_t)q * C;
-        real *restrict gq = g ? g + (size_t)q * C : NULL;
-        for (int c = 0; c < C; c++) {
-            real v = in[c] + bias[c];
-            in[c] = 0;
-            if (gq) {
+        unsigned char *restrict f = fired + (size_t)q * C;
+        if (g) {
+            real *restrict gq = g + (size_t)q * C;
+            for (int c = 0; c < C; c++) {
+                real v = in[c] + bias[c];
+                in[c] = 0;
                 gq[c] = v;
                 nz += v != 0;
+                f[c] = v >= th;
+                cnt[c] += v >= th;
             }
-            int f = v >= th;
-            list[k] = c * HW + q; /* always in bounds: k <= index of this neuron */
-            k += f;
-            cnt[c] += f;
+        } else {
+            for (int c = 0; c < C; c++) {
+                real v = in[c] + bias[c];
+                in[c] = 0;
+                f[c] = v >= th;
+                cnt[c] += v >= th;
+            }
         }
     }
     *nnz = nz;
-    return k;
+    return total_count(cnt, C);
 }
 
 static int32_t update_turn_on(population *p, const real *bias, const real *alpha, real *g,
-                              int32_t *list, int32_t *nnz)
+                              unsigned char *fired, int32_t *nnz)
 {
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
     int32_t *restrict cnt = p->chan_count;
-    int32_t k = 0, nz = 0;
+    int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
         real *restrict in = p->input + (size_t)q * C;
         real *restrict s = p->state + (size_t)q * C;
         real *restrict gq = g ? g + (size_t)q * C : NULL;
+        unsigned char *restrict f = fired + (size_t)q * C;
         for (int c = 0; c < C; c++) {
             real v = in[c] + bias[c] + alpha[c] * s[c];
             in[c] = 0;
@@ -69,27 +85,26 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
                 gq[c] = v;
                 nz += v != 0;
             }
-            int f = v >= th;
-            list[k] = c * HW + q;
-            k += f;
-            cnt[c] += f;
+            f[c] = v >= th;
+            cnt[c] += v >= th;
         }
     }
     *nnz = nz;
-    return k;
+    return total_count(cnt, C);
 }
 
 static int32_t update_lif(population *p, const real *bias, const real *alpha, real *g,
-                          int32_t *list, int32_t *nnz)
+                          unsigned char *fired, int32_t *nnz)
 {
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
     int32_t *restrict cnt = p->chan_count;
-    int32_t k = 0, nz = 0;
+    int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
         real *restrict in = p->input + (size_t)q * C;
         real *restrict s = p->state + (size_t)q * C;
         real *restrict gq = g ? g + (size_t)q * C : NULL;
+        unsigned char *restrict f = fired + (size_t)q * C;
         for (int c = 0; c < C; c++) {
             real v = alpha[c] * s[c] + in[c] + bias[c];
             in[c] = 0;
@@ -97,22 +112,21 @@ static int32_t update_lif(population *p, const real *bias, const real *alpha, re
                 gq[c] = v;
                 nz += v != 0;
             }
-            int f = v >= th;
-            s[c] = f ? 0 : v; /* hard reset */
-            list[k] = c * HW + q;
-            k += f;
-            cnt[c] += f;
+            int fi = v >= th;
+            s[c] = fi ? 0 : v; /* hard reset */
+            f[c] = (unsigned char)fi;
+            cnt[c] += fi;
         }
     }
     *nnz = nz;
-    return k;
+    return total_count(cnt, C);
 }
 
 static int32_t update_relay(population *p, const real *bias, const real *alpha, real *g,
-                            int32_t *list, int32_t *nnz)
+                            unsigned char *fired, int32_t *nnz)
 {
     (void)alpha;
-    (void)list;
+    (void)fired;
     const int C = p->C, HW = p->HW;
     int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
@@ -269,7 +283,7 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     ovf |= plan(&total, &o_input, n, sizeof(real));
     if (spikes) {
         ovf |= plan(&total, &o_spk, dn, sizeof(int32_t));
-        ovf |= plan(&total, &o_scr, n, sizeof(int32_t));
+        ovf |= plan(&total, &o_scr, n, sizeof(unsigned char));
     }
     ovf |= plan(&total, &o_nspk, D, sizeof(int32_t));
     if (keep_graded)
@@ -309,7 +323,7 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     p->input = (real *)(block + o_input);
     if (spikes) {
         p->spikes = (int32_t *)(block + o_spk);
-        p->scratch = (int32_t *)(block + o_scr);
+        p->fired = block + o_scr;
     }
     p->nspikes = (int32_t *)(block + o_nspk);
     if (keep_graded)
@@ -359,24 +373,27 @@ void pop_update(population *p, int64_t t)
     const real *alpha = p->alpha ? p->alpha + (size_t)set * C : NULL;
     real *g = p->graded ? p->graded + slot * (size_t)p->n : NULL;
     int32_t *out = p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
-    /* with one channel storage order is already public order */
-    int32_t *list = C == 1 ? out : p->scratch;
     memset(p->chan_count, 0, (size_t)C * sizeof *p->chan_count);
     int32_t nnz = 0;
-    int32_t k = models[p->model].update(p, bias, alpha, g, list, &nnz);
-    if (k > 0 && C > 1) {
-        /* counting sort by channel: exclusive prefix sums, then place */
-        int32_t *cnt = p->chan_count, run = 0;
-        for (int c = 0; c < C; c++) {
-            int32_t m = cnt[c];
-            cnt[c] = run;
-            run += m;
-        }
+    int32_t k = models[p->model].update(p, bias, alpha, g, p->fired, &nnz);
+    if (k > 0) {
+        /* public order, ascending c*HW + q: walk each channel that fired
+         * over the positions, appending without a branch (the id written at
+         * out[m] is overwritten unless that neuron fired; m never passes
+         * the neuron's own public index) */
         const int HW = p->HW;
-        for (int32_t i = 0; i < k; i++) {
-            int32_t id = list[i];
-            out[cnt[id / HW]++] = id;
+        const unsigned char *f = p->fired;
+        int32_t m = 0;
+        for (int c = 0; c < C && m < k; c++) {
+            if (!p->chan_count[c])
+                continue;
+            const int32_t base = c * HW;
+            for (int q = 0; q < HW; q++) {
+                out[m] = base + q;
+                m += f[(size_t)q * C + c];
+            }
         }
+        assert(m == k);
     }
     p->nspikes[slot] = k;
     p->nnz[slot] = nnz;

@@ -84,8 +84,8 @@ typedef struct {
     real *graded;        /* (depth, H, W, C) or NULL when nothing reads it */
     int32_t *nnz;        /* (depth) nonzero graded values per slot */
     int64_t *slot_t;     /* (depth) timestep a slot holds, -1 for none */
-    int32_t *chan_count; /* (C) scratch of the counting sort by channel */
-    int32_t *scratch;    /* (n) spikes in storage order before sorting */
+    int32_t *chan_count;  /* (C) spikes per channel of the last update */
+    unsigned char *fired; /* (H, W, C) 1 where the last update fired */
     int64_t last_t;      /* timestep of the last update, -1 before the first */
     /* counters: spikes of the last update, since the last counter reset,
      * and how many updates that covers (firing rate = total / (n * updates)) */
