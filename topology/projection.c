@@ -171,6 +171,36 @@ static void dw_spikes(const projection *pr, real *dst, const real *w, const int3
     uint64_t cnt = 0;
     int c = 0;
     int32_t base = 0;
+    if (pr->spike_map && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src) {
+        /* many spikes: lay them out as a 0/1 map and add whole channel
+         * vectors per pixel and tap (vectorized); rows without a spike are
+         * skipped. Same sums (w * 1), same counts. */
+        real *restrict map = pr->spike_map;
+        unsigned char *restrict row = pr->spike_rows;
+        memset(map, 0, (size_t)pr->n_src * sizeof *map);
+        memset(row, 0, (size_t)HW);
+        for (int32_t i = 0; i < n; i++) {
+            const int q = id_channel(ids[i], HW, &c, &base);
+            map[(size_t)q * C + c] = 1;
+            row[q] = 1;
+            cnt += (uint64_t)(pr->tap_off[q + 1] - pr->tap_off[q]);
+        }
+        for (int q = 0; q < HW; q++) {
+            if (!row[q])
+                continue;
+            const real *restrict v = map + (size_t)q * C;
+            const int32_t *pos, *tap;
+            const int nt = taps_of(pr, q, &pos, &tap);
+            for (int j = 0; j < nt; j++) {
+                real *restrict y = dst + (size_t)pos[j] * C;
+                const real *restrict wt = w + (size_t)tap[j] * C;
+                for (int k = 0; k < C; k++)
+                    y[k] += v[k] * wt[k];
+            }
+        }
+        *ops += cnt;
+        return;
+    }
     for (int32_t i = 0; i < n; i++) {
         const int q = id_channel(ids[i], HW, &c, &base);
         const int32_t *pos, *tap;
@@ -573,6 +603,14 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         if (st_t != SIM_OK)
             return st_t;
     }
+    if (s->map == PROJ_DEPTHWISE && s->kind == PROJ_SPIKE) {
+        pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof *pr->spike_map);
+        pr->spike_rows = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->H * pr->W);
+        if (!pr->spike_map || !pr->spike_rows) {
+            proj_free(ctx, pr);
+            return SIM_ENOMEM;
+        }
+    }
     int ovf = weights_per_set(s, a, b, &pr->wset);
     assert(!ovf);
     (void)ovf;
@@ -628,6 +666,8 @@ void proj_free(sim_ctx *ctx, projection *pr)
     mem_free(ctx, pr->tap_off);
     mem_free(ctx, pr->tap_pos);
     mem_free(ctx, pr->tap_k);
+    mem_free(ctx, pr->spike_map);
+    mem_free(ctx, pr->spike_rows);
     memset(pr, 0, sizeof *pr);
 }
 

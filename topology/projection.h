@@ -63,6 +63,10 @@ typedef enum {
 /* A graded 1x1 map runs as one GEMM when at least 1/PROJ_GEMM_DENSITY_INV of
  * its input values are nonzero (below that the scatter does less work). */
 #define PROJ_GEMM_DENSITY_INV 4
+/* A spike packet into a depthwise map is laid out as a dense 0/1 map and
+ * added by channel vectors when it holds at least 1/PROJ_DW_DENSE_INV of the
+ * source neurons. */
+#define PROJ_DW_DENSE_INV 8
 
 /* What the caller describes; the engine copies the weights. */
 typedef struct {
@@ -96,6 +100,10 @@ typedef struct {
      * tap_off[q] .. tap_off[q+1]-1 of tap_pos (target position oy*Wo+ox)
      * and tap_k (kernel offset ky*k+kx) */
     int32_t *tap_off, *tap_pos, *tap_k;
+    /* spike-driven depthwise maps: a 0/1 map of the source (H, W, C) and a
+     * flag per pixel, for packets dense enough to add channel vectors */
+    real *spike_map;
+    unsigned char *spike_rows;
     proj_counters step;  /* the last timestep run */
     proj_counters total; /* since the last counter reset */
 } projection;
