@@ -110,6 +110,23 @@ static void conv_spikes(const projection *pr, real *dst, const real *w, const in
 {
     const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
     uint64_t cnt = 0;
+    if (pr->spike_map && (int64_t)n * PROJ_GEMM_DENSITY_INV >= (int64_t)pr->n_src) {
+        /* a dense packet into a 1x1 map: one GEMM over a 0/1 map of the
+         * source, dst (HW, Co) += map (HW, Ci) w (Ci, Co); one AC per spike
+         * and weight counted, as the scatter does */
+        real *restrict map = pr->spike_map;
+        const int Ci = pr->Ci;
+        int ci = 0;
+        int32_t base = 0;
+        memset(map, 0, (size_t)pr->n_src * sizeof *map);
+        for (int32_t i = 0; i < n; i++) {
+            const int q = id_channel(ids[i], HW, &ci, &base);
+            map[(size_t)q * Ci + ci] = 1;
+        }
+        blas_gemm(BLAS_N, BLAS_N, HW, Co, Ci, 1, map, Ci, w, Co, 1, dst, Co);
+        *ops += (uint64_t)n * (uint64_t)Co;
+        return;
+    }
     int ci = 0;
     int32_t base = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -603,7 +620,7 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         if (st_t != SIM_OK)
             return st_t;
     }
-    if (s->map == PROJ_DEPTHWISE && s->kind == PROJ_SPIKE) {
+    if ((s->map == PROJ_DEPTHWISE || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE) {
         pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof *pr->spike_map);
         pr->spike_rows = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->H * pr->W);
         if (!pr->spike_map || !pr->spike_rows) {
