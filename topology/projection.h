@@ -100,8 +100,9 @@ typedef struct {
      * tap_off[q] .. tap_off[q+1]-1 of tap_pos (target position oy*Wo+ox)
      * and tap_k (kernel offset ky*k+kx) */
     int32_t *tap_off, *tap_pos, *tap_k;
-    /* spike-driven depthwise maps: a 0/1 map of the source (H, W, C) and a
-     * flag per pixel, for packets dense enough to add channel vectors */
+    /* spike-driven depthwise and 1x1 maps: a 0/1 map of the source (H, W, C)
+     * and a flag per pixel, for packets dense enough to add channel vectors
+     * (depthwise) or to run as one GEMM (1x1) */
     real *spike_map;
     unsigned char *spike_rows;
     proj_counters step;  /* the last timestep run */
