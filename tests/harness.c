@@ -249,6 +249,113 @@ double harness_fd_loss(void *ud)
     return loss;
 }
 
+trev_config harness_fd_cfg(int model)
+{
+    trev_config c = harness_small_cfg(3, model);
+    const int ch[4] = {4, 6, 6, 8};
+    memcpy(c.channels, ch, sizeof ch);
+    c.classes = 10;
+    c.leaky_slope = 0.3;
+    return c;
+}
+
+real *harness_step_grads(sim_ctx *ctx, trev_model *m, const harness_batch *b, trev_mode mode,
+                         trev_step *r)
+{
+    if (trev_prepare(ctx, m, b->n, mode) != SIM_OK)
+        return NULL;
+    trev_zero_grads(m);
+    if (trev_train_step(ctx, m, b->images, b->labels, b->n, r, mode == TREV_REV) != SIM_OK) {
+        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
+        return NULL;
+    }
+    const size_t n = trev_nvalues(m);
+    real *g = malloc(n * sizeof *g);
+    if (g)
+        memcpy(g, trev_grads(m), n * sizeof *g);
+    return g;
+}
+
+void harness_fd_start(harness_fd *u, sim_ctx *ctx, trev_model *m, const harness_batch *b,
+                      trev_mode mode)
+{
+    trev_set_relaxed_spikes(m, 1);
+    CU_ASSERT_EQUAL_FATAL(trev_prepare(ctx, m, b->n, mode), SIM_OK);
+    trev_zero_grads(m);
+    trev_step r;
+    CU_ASSERT_EQUAL_FATAL(trev_train_step(ctx, m, b->images, b->labels, b->n, &r, 0), SIM_OK);
+    double l0;
+    CU_ASSERT_EQUAL_FATAL(trev_forward_loss(ctx, m, b->images, b->labels, b->n, &l0), SIM_OK);
+    CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
+    harness_fd v = {ctx, m, b, trev_kink_signature(m), 0};
+    *u = v;
+}
+
+int harness_fd_tensors(harness_fd *u, double h0, const char *tag, int (*skip)(const char *name),
+                       int *checked)
+{
+    trev_model *m = u->m;
+    int failed = 0;
+    *checked = 0;
+    for (int i = 0; i < trev_nparams(m); i++) {
+        const trev_param *p = trev_param_at(m, i);
+        if (p->buffer || (skip && skip(p->name)))
+            continue;
+        char what[160];
+        if (tag)
+            snprintf(what, sizeof what, "%s (%s)", p->name, tag);
+        else
+            snprintf(what, sizeof what, "%s", p->name);
+        /* parameters that touch every position (stem gains, biases) move
+         * many inputs, so at h0 every point may cross a kink: only then
+         * retry with smaller steps */
+        size_t nck = 0;
+        int ok = 0;
+        for (double h = h0; h >= 1e-9 && nck == 0; h /= 10)
+            ok = harness_grad_check_n(what, harness_fd_loss, u, trev_params(m) + p->offset,
+                                      trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
+        failed += !ok;
+        (*checked)++;
+    }
+    return failed;
+}
+
+double harness_grad_diff(const trev_model *m, const real *a, const real *b, const char **name,
+                         int *nonzero, int *learnable)
+{
+    double worst = 0;
+    *name = "";
+    *nonzero = *learnable = 0;
+    for (int i = 0; i < trev_nparams(m); i++) {
+        const trev_param *p = trev_param_at(m, i);
+        if (p->buffer)
+            continue;
+        (*learnable)++;
+        double mx = 0, d = 0;
+        for (size_t j = 0; j < p->n; j++) {
+            mx = fmax(mx, fabs((double)a[p->offset + j]));
+            d = fmax(d, fabs((double)a[p->offset + j] - (double)b[p->offset + j]));
+        }
+        *nonzero += mx > 0;
+        const double rel = mx > 0 ? d / mx : d;
+        if (rel > worst) {
+            worst = rel;
+            *name = p->name;
+        }
+    }
+    return worst;
+}
+
+void harness_log_spikes(void *ud, const engine *e, int64_t t)
+{
+    harness_spike_log *lg = ud;
+    for (int p = 0; p < e->npop && p < HARNESS_MAXPOP; p++) {
+        int32_t n;
+        engine_spikes(e, p, &n);
+        lg->count[p][t] += (uint64_t)n;
+    }
+}
+
 void harness_train_small(train_opts *o, const char *dir, const char *out, int c3)
 {
     train_defaults(o);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "sim/ctx.h"
+#include "sim/engine.h"
 #include "sim/real.h"
 #include "sim/train.h"
 
@@ -119,6 +120,50 @@ typedef struct {
     int kinks;
 } harness_fd;
 double harness_fd_loss(void *ud);
+
+/* The configuration of the whole-network finite-difference tests: the
+ * small `model` with T 3, channels {4, 6, 6, 8}, 10 classes and LeakyReLU
+ * slope 0.3 (so its negative side is exercised). */
+trev_config harness_fd_cfg(int model);
+
+/* One training step of m on b after trev_prepare(mode), from zeroed
+ * gradients (checking the rebuild in rev mode): a malloc'ed copy of the
+ * gradients (trev_nvalues) and the step's record in *r; NULL after printing
+ * the error. */
+real *harness_step_grads(sim_ctx *ctx, trev_model *m, const harness_batch *b, trev_mode mode,
+                         trev_step *r);
+
+/* Set *u up for m with relaxed spikes on batch b: prepares m in `mode`,
+ * runs one training step into zeroed gradients and asserts that
+ * trev_forward_loss gives the step's loss (m created for training and its
+ * weights set). */
+void harness_fd_start(harness_fd *u, sim_ctx *ctx, trev_model *m, const harness_batch *b,
+                      trev_mode mode);
+
+/* Check every learnable tensor of u->m (up to 6 entries each; those for
+ * which skip(name) is 1 passed over, skip may be NULL) against finite
+ * differences of harness_fd_loss: steps h0, h0/10, ... down to 1e-9 until
+ * some point is compared, tolerance 1e-5. Messages name the tensor, with
+ * " (tag)" when tag is not NULL. Returns how many tensors failed; *checked
+ * receives how many were checked. */
+int harness_fd_tensors(harness_fd *u, double h0, const char *tag, int (*skip)(const char *name),
+                       int *checked);
+
+/* Two gradient arrays of models shaped like m, tensor by tensor: returns
+ * the worst over learnable tensors of max|a - b| / max|a| (max|a - b| when
+ * a is all zero) with that tensor's name in *name; *nonzero counts the
+ * tensors where a is not all zero, *learnable the learnable tensors. */
+double harness_grad_diff(const trev_model *m, const real *a, const real *b, const char **name,
+                         int *nonzero, int *learnable);
+
+/* Spikes per population (the first HARNESS_MAXPOP) and timestep, summed
+ * over the images run: harness_log_spikes is an engine_opts on_step
+ * callback with a harness_spike_log (zeroed by the caller) as ud. */
+#define HARNESS_MAXPOP 64
+typedef struct {
+    uint64_t count[HARNESS_MAXPOP][TREV_MAXT];
+} harness_spike_log;
+void harness_log_spikes(void *ud, const engine *e, int64_t t);
 
 /* Training options for a short run on a small model: fmnist with channels
  * {4, 8, 8, c3}, T 2, 2 epochs of 10 steps of 16 images, 32 test images,

@@ -56,6 +56,14 @@ const real *fold_param(fold_builder *b, size_t n_expected, const char *fmt, ...)
     return trev_params((trev_model *)b->m) + p->offset;
 }
 
+void fold_wsconv(fold_builder *b, real *out, real *bias, int Co, int fan, const char *prefix)
+{
+    fold_standardized(b, out, Co, fan, prefix);
+    const real *p = fold_param(b, (size_t)Co, "%s/bias", prefix);
+    if (p)
+        memcpy(bias, p, (size_t)Co * sizeof *bias);
+}
+
 void fold_copy_param(fold_builder *b, real *out, size_t n, const char *name)
 {
     const real *p = fold_param(b, n, "%s", name);

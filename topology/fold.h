@@ -39,6 +39,11 @@ void fold_copy_param(fold_builder *b, real *out /* (n) */, size_t n, const char 
 void fold_standardized(fold_builder *b, real *out /* (Co, fan) */, int Co, int fan,
                        const char *prefix);
 
+/* A WSConv layer of `prefix`: its standardized weight into out, its bias
+ * ("<prefix>/bias") into bias. */
+void fold_wsconv(fold_builder *b, real *out /* (Co, fan) */, real *bias /* (Co) */, int Co,
+                 int fan, const char *prefix);
+
 /* Fold eval-mode BN of `prefix` ("<prefix>/conv/weight" (Co, fan) then
  * "<prefix>/bn/...") into w_out = w * scale; the shift is added (+=) into
  * shift_out (the target's bias). */

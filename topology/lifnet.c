@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "neurons/lif.h"
-#include "topology/elementwise.h"
 #include "topology/fold.h"
+#include "topology/stem.h"
 
 #define NPOPS (TREV_LEVELS * LIFNET_POPS_PER_LEVEL)
 
@@ -16,16 +16,6 @@ enum { U0, B1IN, B1D1, B1H, B1P2, U1, B2IN, B2D1, B2H, B2P2, U2, OUT };
 static const char *const pop_suffix[LIFNET_POPS_PER_LEVEL] = {
     "u0",    "b1.in", "b1.d1",     "b1.hidden", "b1.p2", "u1",
     "b2.in", "b2.d1", "b2.hidden", "b2.p2",     "u2",    "out"};
-
-/* Standardized WSConv weight (Co, fan) of `prefix` into out, its bias into
- * bias. */
-static void wsconv(fold_builder *b, real *out, real *bias, int Co, int fan, const char *prefix)
-{
-    fold_standardized(b, out, Co, fan, prefix);
-    const real *bb = fold_param(b, (size_t)Co, "%s/bias", prefix);
-    if (bb)
-        memcpy(bias, bb, (size_t)Co * sizeof *bias);
-}
 
 /* Depthwise weight (C, k*k) scaled per channel by s (may be NULL) into w,
  * bias (scaled too) added into bias. */
@@ -112,9 +102,9 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
             snprintf(name, sizeof name, "%s/dw1", pre);
             depthwise(&b, wd1, (real *)pops[d1].bias, NULL, Cl, kk, name);
             snprintf(name, sizeof name, "%s/pw1", pre);
-            wsconv(&b, wp1, (real *)pops[hid].bias, 4 * Cl, Cl, name);
+            fold_wsconv(&b, wp1, (real *)pops[hid].bias, 4 * Cl, Cl, name);
             snprintf(name, sizeof name, "%s/pw2", pre);
-            wsconv(&b, wp2, (real *)pops[p2].bias, Cl, 4 * Cl, name);
+            fold_wsconv(&b, wp2, (real *)pops[p2].bias, Cl, 4 * Cl, name);
             const real *gamma = blk ? NULL : fold_param(&b, (size_t)Cl, "%s/gamma", pre);
             snprintf(name, sizeof name, "%s/dw2", pre);
             depthwise(&b, wd2, (real *)pops[out].bias, gamma, Cl, kk, name);
@@ -132,20 +122,11 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
 
     /* ---- dense stem and head (batch 1), one block starting at stem_w1 ---- */
     const int C3 = C[3];
-    if (b.st == SIM_OK) {
-        sim_status s1 = conv2d_shape_init(ctx, &net->stem1, 1, c->in_channels, c->input_size,
-                                          c->input_size, C[0], c->stem_kernel, c->stem_stride,
-                                          c->stem_kernel / 2, 1);
-        if (s1 == SIM_OK)
-            s1 = conv2d_shape_init(ctx, &net->stem2, 1, C[0], net->stem1.Ho, net->stem1.Wo, C[0],
-                                   3, 2, 1, 1);
-        b.st = s1;
-    }
+    if (b.st == SIM_OK)
+        b.st = stem_shapes(ctx, &net->stem1, &net->stem2, 1, c);
     if (b.st == SIM_OK) {
         const size_t fan1 = (size_t)c->in_channels * c->stem_kernel * c->stem_kernel;
-        size_t scr = conv2d_scratch_elems(&net->stem1);
-        if (conv2d_scratch_elems(&net->stem2) > scr)
-            scr = conv2d_scratch_elems(&net->stem2);
+        const size_t scr = stem_scratch_elems(&net->stem1, &net->stem2);
         const size_t a1 = (size_t)C[0] * net->stem1.Ho * net->stem1.Wo;
         const size_t sizes[] = {fan1 * C[0],       (size_t)C[0], (size_t)C[0] * C[0] * 9,
                                 (size_t)C[0],      (size_t)K * C3, (size_t)K,
@@ -166,95 +147,37 @@ sim_status lifnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const e
                 *dst[i] = p;
                 p += (sizes[i] + 15) / 16 * 16;
             }
-            wsconv(&b, net->stem_w1, net->stem_b1, C[0], (int)fan1, "stem/conv1");
-            wsconv(&b, net->stem_w2, net->stem_b2, C[0], C[0] * 9, "stem/conv2");
-            wsconv(&b, net->fh1_w, net->fh1_b, K, C3, "head/conv1");
-            wsconv(&b, net->fh2_w, net->fh2_b, K, K, "head/conv2");
-            net->stem_macs = conv2d_macs(&net->stem1) + conv2d_macs(&net->stem2);
+            stem_fold(&b, net->stem_w1, net->stem_b1, net->stem_w2, net->stem_b2, c);
+            fold_wsconv(&b, net->fh1_w, net->fh1_b, K, C3, "head/conv1");
+            fold_wsconv(&b, net->fh2_w, net->fh2_b, K, K, "head/conv2");
         }
     }
-    if (b.st == SIM_OK)
-        b.st = engine_create(ctx, &net->e, pops, NPOPS, projs, np, opts);
-    fold_free_tmp(&b);
-    if (b.st != SIM_OK) {
-        mem_free(ctx, net->stem_w1);
-        net->stem_w1 = NULL;
-    }
-    return b.st;
+    return trevnet_finish_build(ctx, net, &b, pops, NPOPS, projs, np, opts);
 }
 
 sim_status lifnet_run_image(sim_ctx *ctx, trevnet *net, const real *image, real *logits,
                             trevnet_stats *st)
 {
-    const trev_config *c = &net->cfg;
-    const int T = c->T, K = c->classes, C3 = c->channels[3], C0 = c->channels[0];
-    engine *e = &net->e;
-    const int HW3 = engine_pop(e, net->pop_turnon[3])->HW;
+    const int T = net->cfg.T, K = net->cfg.classes;
     trevnet_stats local;
     if (!st)
         st = &local;
-    memset(st, 0, sizeof *st);
-    engine_reset(e);
-    engine_totals start;
-    engine_get_totals(e, &start);
-
-    /* the stem, once per image */
-    conv2d_forward(ctx, net->a1, image, net->stem_w1, net->stem_b1, net->scratch, &net->stem1);
-    const size_t na1 = (size_t)C0 * net->stem1.Ho * net->stem1.Wo;
-    leaky_relu_forward(net->a1, net->a1, na1, (real)c->leaky_slope);
-    conv2d_forward(ctx, net->x, net->a1, net->stem_w2, net->stem_b2, net->scratch, &net->stem2);
-    st->stem_macs = net->stem_macs;
-    const size_t nx = (size_t)C0 * net->stem2.Ho * net->stem2.Wo;
-    engine_count_extra(e, (uint64_t)net->stem_macs, 0);
-
-    real h[4096];
+    const uint64_t spikes0 = trevnet_begin_image(ctx, net, image, st);
+    real lt[4096];
     double sum[4096];
     assert(K <= 4096);
-    (void)C3;
     for (int o = 0; o < K; o++)
         sum[o] = 0;
     for (int t = 0; t < T; t++) {
-        engine_totals before, after;
-        engine_get_totals(e, &before);
-        sim_status s = engine_inject_values(ctx, e, net->pop_u0[0], net->x);
-        if (s == SIM_OK)
-            s = engine_step(ctx, e);
+        sim_status s = trevnet_step_column(ctx, net, t, st);
         if (s != SIM_OK)
             return s;
-        engine_count_extra(e, 0, nx); /* x added into level 0's input */
-        st->x_acs += (double)nx;
-        engine_get_totals(e, &after);
-        st->column_acs[t] = (double)(after.acs - before.acs);
-        st->column_macs[t] = (double)(after.macs - before.macs);
-        /* head of this timestep: each spike of L3.out adds its channel's
-         * column of conv1 (the GAP's 1/HW applied once) */
-        int32_t ns;
-        const int32_t *ids = engine_spikes(e, net->pop_turnon[3], &ns);
+        trevnet_spike_head(net, lt, st); /* the head of this timestep */
         for (int o = 0; o < K; o++)
-            h[o] = 0;
-        for (int32_t i = 0; i < ns; i++) {
-            const int q = ids[i] / HW3;
-            for (int o = 0; o < K; o++)
-                h[o] += net->fh1_w[(size_t)o * C3 + q];
-        }
-        for (int o = 0; o < K; o++) {
-            real v = h[o] / (real)HW3 + net->fh1_b[o];
-            h[o] = v >= 0 ? v : (real)c->leaky_slope * v;
-        }
-        for (int o = 0; o < K; o++) {
-            real acc = net->fh2_b[o];
-            for (int q = 0; q < K; q++)
-                acc += net->fh2_w[(size_t)o * K + q] * h[q];
-            sum[o] += (double)acc;
-        }
-        st->head_acs += (double)ns * K;
-        st->head_macs += (double)K * K + K;
+            sum[o] += (double)lt[o];
     }
     for (int o = 0; o < K; o++)
         logits[o] = (real)(sum[o] / T);
-    engine_count_extra(e, (uint64_t)st->head_macs, (uint64_t)st->head_acs);
-    engine_totals tot;
-    engine_get_totals(e, &tot);
-    st->spikes = tot.spikes - start.spikes;
+    trevnet_end_image(net, st, spikes0);
     return SIM_OK;
 }

@@ -20,7 +20,9 @@
 #include "topology/conv2d.h"
 #include "topology/elementwise.h"
 #include "topology/loss.h"
+#include "topology/modelstep.h"
 #include "topology/paramtab.h"
+#include "topology/stem.h"
 
 #define NONE ((size_t)-1)
 
@@ -94,8 +96,7 @@ static void build_table(paramtab_builder *b, lifsnn *m)
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel;
     char pre[96];
-    m->stem1 = paramtab_add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
-    m->stem2 = paramtab_add_ws(b, "stem/conv2", C[0], C[0], 3);
+    stem_add(b, &m->stem1, &m->stem2, c);
     for (int l = 0; l < TREV_LEVELS; l++) {
         lev_ref *L = &m->lev[l];
         L->down.w = NONE;
@@ -150,11 +151,7 @@ static sim_status lif_create(sim_ctx *ctx, void **impl, const trev_config *cfg, 
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
-    m->S1 = cfg->input_size / cfg->stem_stride;
-    m->R[0] = m->S1 / 2;
-    m->R[1] = m->R[0] / 2;
-    m->R[2] = m->R[1] / 2;
-    m->R[3] = m->R[2];
+    stem_resolutions(cfg, &m->S1, m->R);
     paramtab_builder b = {ctx, &m->pt, SIM_OK};
     build_table(&b, m);
     sim_status st = paramtab_finish(&b, train);
@@ -184,9 +181,7 @@ static sim_status shapes_for(sim_ctx *ctx, const lifsnn *m, int n, lif_shapes *s
             st = conv2d_shape_init(ctx, dst, __VA_ARGS__);                                         \
     } while (0)
     memset(s, 0, sizeof *s);
-    SH(&s->stem1, n, c->in_channels, c->input_size, c->input_size, C[0], c->stem_kernel,
-       c->stem_stride, c->stem_kernel / 2, 1);
-    SH(&s->stem2, n, C[0], m->S1, m->S1, C[0], 3, 2, 1, 1);
+    st = stem_shapes(ctx, &s->stem1, &s->stem2, n, c);
     SH(&s->head1, TN, C[3], 1, 1, K, 1, 1, 0, 1);
     SH(&s->head2, TN, K, 1, 1, K, 1, 1, 0, 1);
     for (int l = 0; l < TREV_LEVELS; l++) {
@@ -223,8 +218,7 @@ static void layout(lifsnn *m, const lif_shapes *sh, int n, carver *A, carver *S)
         conv = zmax(conv, conv2d_scratch_elems(&sh->pw1[l]));
         conv = zmax(conv, conv2d_scratch_elems(&sh->pw2[l]));
     }
-    conv = zmax(conv, conv2d_scratch_elems(&sh->stem1));
-    conv = zmax(conv, conv2d_scratch_elems(&sh->stem2));
+    conv = zmax(conv, stem_scratch_elems(&sh->stem1, &sh->stem2));
     conv = zmax(conv, conv2d_scratch_elems(&sh->head1));
     conv = zmax(conv, conv2d_scratch_elems(&sh->head2));
     const size_t s1 = (size_t)C[0] * n * m->S1 * m->S1, x = (size_t)C[0] * n * m->R[0] * m->R[0];
@@ -338,15 +332,11 @@ static sim_status lif_prepare(sim_ctx *ctx, void *impl, int n)
  * sized for the prepared batch, hold a smaller stack at their start). */
 static sim_status use_batch(sim_ctx *ctx, lifsnn *m, int n)
 {
-    if (!m->prepared)
-        return ctx_error(ctx, SIM_EINVAL, "model: trev_prepare was not called");
-    if (n < 1 || n > m->prepared)
-        return ctx_error(ctx, SIM_ERANGE, "model: batch of %d images, prepared for 1..%d", n,
-                         m->prepared);
-    if (n == m->n)
-        return SIM_OK;
+    sim_status st = modelstep_check_batch(ctx, m->prepared, n);
+    if (st != SIM_OK || n == m->n)
+        return st;
     lif_shapes sh;
-    sim_status st = shapes_for(ctx, m, n, &sh);
+    st = shapes_for(ctx, m, n, &sh);
     if (st == SIM_OK) {
         m->sh = sh;
         m->n = n;
@@ -358,19 +348,10 @@ static sim_status use_batch(sim_ctx *ctx, lifsnn *m, int n)
 
 static size_t M_of(const lifsnn *m, int l) /* positions of one timestep */
 {
-    return (size_t)m->n * (size_t)m->R[l] * (size_t)m->R[l];
+    return modelstep_positions(m->n, m->R[l]);
 }
 
 static void zero(real *x, size_t n) { memset(x, 0, n * sizeof *x); }
-
-static void record(trev_step *rec, size_t spikes, size_t total)
-{
-    if (!rec || rec->nsites >= (int)(sizeof rec->site_spikes / sizeof *rec->site_spikes))
-        return;
-    rec->site_spikes[rec->nsites] = (double)spikes;
-    rec->site_total[rec->nsites] = (double)total;
-    rec->nsites++;
-}
 
 /* One LIF site over the whole stack: X (C, T, M) -> s->H, s->S. In relaxed
  * mode also hashes which side of V_th (the reset's switch, the one kink of
@@ -388,17 +369,7 @@ static void site(lifsnn *m, site_buf *s, const real *X, int C, size_t M, trev_st
         }
         m->kink_pos += total;
     }
-    record(rec, k, total);
-}
-
-static void stem_forward(sim_ctx *ctx, lifsnn *m, const real *images)
-{
-    const size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->pt.ws[m->stem1].b), m->conv_scr,
-                   &m->sh.stem1);
-    leaky_relu_forward(m->a2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->pt.ws[m->stem2].b), m->conv_scr,
-                   &m->sh.stem2);
+    modelstep_record(rec, k, total);
 }
 
 /* Level l on the whole stack: input = x (l = 0) or level l-1's output. */
@@ -477,25 +448,14 @@ static void forward(sim_ctx *ctx, lifsnn *m, const real *images, int train, int 
 {
     m->kink_hash = m->kink_pos = 0;
     paramtab_standardize(&m->pt);
-    stem_forward(ctx, m, images);
+    stem_forward(ctx, m->x, m->a1, m->a2, images, &m->pt, m->stem1, m->stem2,
+                 (real)m->cfg.leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
     for (int l = 0; l < TREV_LEVELS; l++)
         level_forward(ctx, m, l, train, update_bn, rec);
     head_forward(ctx, m, rec);
 }
 
 /* ============================== backward =============================== */
-
-static void stem_backward(sim_ctx *ctx, lifsnn *m, const real *images)
-{
-    const size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    zero(m->ga2, s1);
-    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->pt.ws[m->stem2].b), m->gx, m->a2,
-                    WHAT(m->stem2), m->conv_scr, &m->sh.stem2);
-    zero(m->ga1, s1);
-    leaky_relu_backward(m->ga1, m->ga2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->pt.ws[m->stem1].b), m->ga1, images,
-                    WHAT(m->stem1), m->conv_scr, &m->sh.stem1);
-}
 
 /* d(loss)/d(mean logits) in m->hgl -> d(loss)/d(level-3 output) into gu. */
 static void head_backward(sim_ctx *ctx, lifsnn *m, real *gu)
@@ -599,30 +559,20 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
                 gx[i] += g[i];
         }
     }
-    stem_backward(ctx, m, images);
+    stem_backward(ctx, &m->pt, m->ga1, m->ga2, m->gx, images, m->a1, m->a2, m->stem1, m->stem2,
+                  (real)cf->leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
     paramtab_standardize_backward(&m->pt);
 }
 
 /* ========================= the variant entry points ====================== */
-
-static sim_status check_labels(sim_ctx *ctx, const lifsnn *m, const int *labels, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= m->cfg.classes)
-            return ctx_error(ctx, SIM_ERANGE, "label %d of image %d outside 0..%d", labels[i], i,
-                             m->cfg.classes - 1);
-    return SIM_OK;
-}
 
 static sim_status lif_train_step(sim_ctx *ctx, void *impl, const real *images, const int *labels,
                                  int n, trev_step *res)
 {
     lifsnn *m = impl;
     sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK && !m->pt.g)
-        st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
     if (st == SIM_OK)
-        st = check_labels(ctx, m, labels, n);
+        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
     if (st != SIM_OK)
         return st;
     memset(res, 0, sizeof *res);
@@ -643,7 +593,7 @@ static sim_status lif_forward_loss(sim_ctx *ctx, void *impl, const real *images,
     lifsnn *m = impl;
     sim_status st = use_batch(ctx, m, n);
     if (st == SIM_OK)
-        st = check_labels(ctx, m, labels, n);
+        st = modelstep_check_labels(ctx, labels, n, m->cfg.classes);
     if (st != SIM_OK)
         return st;
     forward(ctx, m, images, 1, 0, NULL);
@@ -675,8 +625,7 @@ static double lif_macs_per_image(const void *impl)
     const lifsnn *m = impl;
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel, K = c->classes;
-    double macs = (double)C[0] * c->in_channels * c->stem_kernel * c->stem_kernel * m->S1 * m->S1 +
-                  (double)C[0] * C[0] * 9 * m->R[0] * m->R[0];
+    const double macs = stem_macs_per_image(c);
     double step = (double)K * C[3] + (double)K * K; /* head */
     for (int l = 0; l < TREV_LEVELS; l++) {
         const double R2 = (double)m->R[l] * m->R[l];

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "topology/elementwise.h"
 #include "topology/fold.h"
+#include "topology/stem.h"
 
 #define NPOPS (TREV_LEVELS * TREVNET_POPS_PER_LEVEL)
 #define ALPHA_MIN 1e-3 /* as the dense forward clamps it */
@@ -177,20 +177,11 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
 
     /* ---- dense stem and heads (batch 1) ---- */
     const int C3 = C[3], nh = c->inter_supv ? T - 1 : 0;
-    if (b.st == SIM_OK) {
-        sim_status s1 = conv2d_shape_init(ctx, &net->stem1, 1, c->in_channels, c->input_size,
-                                          c->input_size, C[0], c->stem_kernel, c->stem_stride,
-                                          c->stem_kernel / 2, 1);
-        if (s1 == SIM_OK)
-            s1 = conv2d_shape_init(ctx, &net->stem2, 1, C[0], net->stem1.Ho, net->stem1.Wo, C[0],
-                                   3, 2, 1, 1);
-        b.st = s1;
-    }
+    if (b.st == SIM_OK)
+        b.st = stem_shapes(ctx, &net->stem1, &net->stem2, 1, c);
     if (b.st == SIM_OK) {
         size_t fan1 = (size_t)c->in_channels * c->stem_kernel * c->stem_kernel;
-        size_t scr = conv2d_scratch_elems(&net->stem1);
-        if (conv2d_scratch_elems(&net->stem2) > scr)
-            scr = conv2d_scratch_elems(&net->stem2);
+        size_t scr = stem_scratch_elems(&net->stem1, &net->stem2);
         size_t a1 = (size_t)C[0] * net->stem1.Ho * net->stem1.Wo;
         size_t total = fan1 * C[0] + C[0] + (size_t)C[0] * C[0] * 9 + C[0] + (size_t)nh * K * C3 +
                        (size_t)nh * K + (size_t)K * C3 + K + (size_t)K * K + K + scr + a1 +
@@ -219,35 +210,109 @@ sim_status trevnet_build(sim_ctx *ctx, trevnet *net, const trev_model *m, const 
             TAKE(net->a1, a1);
             TAKE(net->x, (size_t)C[0] * R[0] * R[0]);
 #undef TAKE
-            fold_standardized(&b, net->stem_w1, C[0], (int)fan1, "stem/conv1");
-            fold_copy_param(&b, net->stem_b1, (size_t)C[0], "stem/conv1/bias");
-            fold_standardized(&b, net->stem_w2, C[0], C[0] * 9, "stem/conv2");
-            fold_copy_param(&b, net->stem_b2, (size_t)C[0], "stem/conv2/bias");
+            stem_fold(&b, net->stem_w1, net->stem_b1, net->stem_w2, net->stem_b2, c);
             for (int t = 0; t < nh; t++) {
                 snprintf(pre, sizeof pre, "head%d/conv", t);
-                fold_standardized(&b, net->head_w + (size_t)t * K * C3, K, C3, pre);
-                snprintf(pre, sizeof pre, "head%d/conv/bias", t);
-                fold_copy_param(&b, net->head_b + (size_t)t * K, (size_t)K, pre);
+                fold_wsconv(&b, net->head_w + (size_t)t * K * C3, net->head_b + (size_t)t * K, K,
+                            C3, pre);
             }
             snprintf(pre, sizeof pre, "head%d/conv1", T - 1);
-            fold_standardized(&b, net->fh1_w, K, C3, pre);
-            snprintf(pre, sizeof pre, "head%d/conv1/bias", T - 1);
-            fold_copy_param(&b, net->fh1_b, (size_t)K, pre);
+            fold_wsconv(&b, net->fh1_w, net->fh1_b, K, C3, pre);
             snprintf(pre, sizeof pre, "head%d/conv2", T - 1);
-            fold_standardized(&b, net->fh2_w, K, K, pre);
-            snprintf(pre, sizeof pre, "head%d/conv2/bias", T - 1);
-            fold_copy_param(&b, net->fh2_b, (size_t)K, pre);
-            net->stem_macs = conv2d_macs(&net->stem1) + conv2d_macs(&net->stem2);
+            fold_wsconv(&b, net->fh2_w, net->fh2_b, K, K, pre);
         }
     }
-    if (b.st == SIM_OK)
-        b.st = engine_create(ctx, &net->e, pops, NPOPS, projs, np, opts);
-    fold_free_tmp(&b);
-    if (b.st != SIM_OK) {
-        mem_free(ctx, net->stem_w1);
+    return trevnet_finish_build(ctx, net, &b, pops, NPOPS, projs, np, opts);
+}
+
+sim_status trevnet_finish_build(sim_ctx *ctx, trevnet *net, fold_builder *b, const pop_spec *pops,
+                                int npop, const proj_spec *projs, int nproj,
+                                const engine_opts *opts)
+{
+    if (b->st == SIM_OK) {
+        net->stem_macs = conv2d_macs(&net->stem1) + conv2d_macs(&net->stem2);
+        b->st = engine_create(ctx, &net->e, pops, npop, projs, nproj, opts);
+    }
+    fold_free_tmp(b);
+    if (b->st != SIM_OK) {
+        mem_free(ctx, net->stem_w1); /* the block holding all dense arrays */
         net->stem_w1 = NULL;
     }
-    return b.st;
+    return b->st;
+}
+
+/* ---- the parts of running an image shared with lifnet_run_image ---- */
+
+uint64_t trevnet_begin_image(sim_ctx *ctx, trevnet *net, const real *image, trevnet_stats *st)
+{
+    engine *e = &net->e;
+    memset(st, 0, sizeof *st);
+    engine_reset(e);
+    engine_totals start;
+    engine_get_totals(e, &start);
+    /* the stem, once per image (LeakyReLU in place: nothing is kept) */
+    stem_apply(ctx, net->x, net->a1, net->a1, image, net->stem_w1, net->stem_b1, net->stem_w2,
+               net->stem_b2, (real)net->cfg.leaky_slope, net->scratch, &net->stem1, &net->stem2);
+    st->stem_macs = net->stem_macs;
+    engine_count_extra(e, (uint64_t)net->stem_macs, 0);
+    return start.spikes;
+}
+
+sim_status trevnet_step_column(sim_ctx *ctx, trevnet *net, int t, trevnet_stats *st)
+{
+    engine *e = &net->e;
+    const size_t nx = (size_t)net->cfg.channels[0] * net->stem2.Ho * net->stem2.Wo;
+    engine_totals before, after;
+    engine_get_totals(e, &before);
+    sim_status s = engine_inject_values(ctx, e, net->pop_u0[0], net->x);
+    if (s == SIM_OK)
+        s = engine_step(ctx, e);
+    if (s != SIM_OK)
+        return s;
+    engine_count_extra(e, 0, nx); /* x added into level 0's input */
+    st->x_acs += (double)nx;
+    engine_get_totals(e, &after);
+    st->column_acs[t] = (double)(after.acs - before.acs);
+    st->column_macs[t] = (double)(after.macs - before.macs);
+    return SIM_OK;
+}
+
+void trevnet_spike_head(trevnet *net, real *logits, trevnet_stats *st)
+{
+    const int K = net->cfg.classes, C3 = net->cfg.channels[3];
+    const int HW3 = engine_pop(&net->e, net->pop_turnon[3])->HW;
+    real h[4096];
+    assert(K <= 4096);
+    /* each spike adds its channel's column of conv1 (the GAP's 1/HW applied once) */
+    int32_t ns;
+    const int32_t *ids = engine_spikes(&net->e, net->pop_turnon[3], &ns);
+    for (int o = 0; o < K; o++)
+        h[o] = 0;
+    for (int32_t i = 0; i < ns; i++) {
+        const int q = ids[i] / HW3;
+        for (int o = 0; o < K; o++)
+            h[o] += net->fh1_w[(size_t)o * C3 + q];
+    }
+    for (int o = 0; o < K; o++) {
+        real v = h[o] / (real)HW3 + net->fh1_b[o];
+        h[o] = v >= 0 ? v : (real)net->cfg.leaky_slope * v;
+    }
+    for (int o = 0; o < K; o++) {
+        real acc = net->fh2_b[o];
+        for (int q = 0; q < K; q++)
+            acc += net->fh2_w[(size_t)o * K + q] * h[q];
+        logits[o] = acc;
+    }
+    st->head_acs += (double)ns * K;
+    st->head_macs += (double)K * K + K;
+}
+
+void trevnet_end_image(trevnet *net, trevnet_stats *st, uint64_t spikes0)
+{
+    engine_count_extra(&net->e, (uint64_t)st->head_macs, (uint64_t)st->head_acs);
+    engine_totals tot;
+    engine_get_totals(&net->e, &tot);
+    st->spikes = tot.spikes - spikes0;
 }
 
 void trevnet_free(sim_ctx *ctx, trevnet *net)
@@ -261,42 +326,19 @@ sim_status trevnet_run_image(sim_ctx *ctx, trevnet *net, const real *image, real
                              trevnet_stats *st)
 {
     const trev_config *c = &net->cfg;
-    const int T = c->T, K = c->classes, C3 = c->channels[3], C0 = c->channels[0];
+    const int T = c->T, K = c->classes, C3 = c->channels[3];
     engine *e = &net->e;
-    const population *top = engine_pop(e, net->pop_turnon[3]);
-    const int HW3 = top->HW;
+    const int HW3 = engine_pop(e, net->pop_turnon[3])->HW;
     trevnet_stats local;
     if (!st)
         st = &local;
-    memset(st, 0, sizeof *st);
-    engine_reset(e);
-    engine_totals start;
-    engine_get_totals(e, &start);
-
-    /* the stem, once per image */
-    conv2d_forward(ctx, net->a1, image, net->stem_w1, net->stem_b1, net->scratch, &net->stem1);
-    size_t na1 = (size_t)C0 * net->stem1.Ho * net->stem1.Wo;
-    leaky_relu_forward(net->a1, net->a1, na1, (real)c->leaky_slope);
-    conv2d_forward(ctx, net->x, net->a1, net->stem_w2, net->stem_b2, net->scratch, &net->stem2);
-    st->stem_macs = net->stem_macs;
-    const size_t nx = (size_t)C0 * net->stem2.Ho * net->stem2.Wo;
-    engine_count_extra(e, (uint64_t)net->stem_macs, 0);
-
-    real g[4096], h[4096];
+    const uint64_t spikes0 = trevnet_begin_image(ctx, net, image, st);
+    real g[4096];
     assert(C3 <= 4096 && K <= 4096);
     for (int t = 0; t < T; t++) {
-        engine_totals before, after;
-        engine_get_totals(e, &before);
-        sim_status s = engine_inject_values(ctx, e, net->pop_u0[0], net->x);
-        if (s == SIM_OK)
-            s = engine_step(ctx, e);
+        sim_status s = trevnet_step_column(ctx, net, t, st);
         if (s != SIM_OK)
             return s;
-        engine_count_extra(e, 0, nx); /* x added into level 0's input */
-        st->x_acs += (double)nx;
-        engine_get_totals(e, &after);
-        st->column_acs[t] = (double)(after.acs - before.acs);
-        st->column_macs[t] = (double)(after.macs - before.macs);
         if (c->inter_supv && t < T - 1) { /* real-valued readout of c_3^t */
             const real *s3 = engine_state(e, net->pop_turnon[3]); /* (H, W, C) */
             for (int q = 0; q < C3; q++)
@@ -317,33 +359,8 @@ sim_status trevnet_run_image(sim_ctx *ctx, trevnet *net, const real *image, real
             st->head_macs += (double)K * C3;
         }
     }
-    /* final head: spikes of c_3^T -> average -> conv1 -> LeakyReLU -> conv2;
-     * each spike adds its channel's column of conv1 (scaled by 1/HW) */
-    int32_t ns;
-    const int32_t *ids = engine_spikes(e, net->pop_turnon[3], &ns);
-    for (int o = 0; o < K; o++)
-        h[o] = 0;
-    for (int32_t i = 0; i < ns; i++) {
-        int q = ids[i] / HW3;
-        for (int o = 0; o < K; o++)
-            h[o] += net->fh1_w[(size_t)o * C3 + q];
-    }
-    real *lg = logits + (size_t)(c->inter_supv ? T - 1 : 0) * K;
-    for (int o = 0; o < K; o++) {
-        real v = h[o] / (real)HW3 + net->fh1_b[o];
-        h[o] = v >= 0 ? v : (real)c->leaky_slope * v;
-    }
-    for (int o = 0; o < K; o++) {
-        real acc = net->fh2_b[o];
-        for (int q = 0; q < K; q++)
-            acc += net->fh2_w[(size_t)o * K + q] * h[q];
-        lg[o] = acc;
-    }
-    st->head_acs += (double)ns * K;
-    st->head_macs += (double)K * K + K;
-    engine_count_extra(e, (uint64_t)st->head_macs, (uint64_t)st->head_acs);
-    engine_totals tot;
-    engine_get_totals(e, &tot);
-    st->spikes = tot.spikes - start.spikes;
+    /* final head: spikes of c_3^T -> average -> conv1 -> LeakyReLU -> conv2 */
+    trevnet_spike_head(net, logits + (size_t)(c->inter_supv ? T - 1 : 0) * K, st);
+    trevnet_end_image(net, st, spikes0);
     return SIM_OK;
 }

@@ -27,6 +27,7 @@
 
 #include "sim/engine.h"
 #include "topology/conv2d.h"
+#include "topology/fold.h"
 #include "topology/trevsnn.h"
 
 #define TREVNET_POPS_PER_LEVEL 10
@@ -64,5 +65,24 @@ void trevnet_free(sim_ctx *ctx, trevnet *net);
  * Counters accumulate in the engine across images until reset. */
 sim_status trevnet_run_image(sim_ctx *ctx, trevnet *net, const real *image, real *logits,
                              trevnet_stats *st);
+
+/* The end of building, shared with lifnet_build: when b has no error, the
+ * stem's MACs and the engine of pops and projs; then b's temporaries are
+ * freed and, on error, the dense block (from stem_w1). Returns b's status. */
+sim_status trevnet_finish_build(sim_ctx *ctx, trevnet *net, fold_builder *b, const pop_spec *pops,
+                                int npop, const proj_spec *projs, int nproj,
+                                const engine_opts *opts);
+
+/* The steps of running one image, shared with lifnet_run_image (lifnet.h):
+ * begin resets the engine and st, runs the dense stem into net->x and
+ * returns the engine's spike count so far (for end); step_column injects x
+ * into L0.u0, runs timestep t and counts its work; spike_head is the final
+ * head on the spikes of pop_turnon[3] (GAP -> conv1 -> LeakyReLU -> conv2)
+ * into logits (K); end counts the heads' operations into the engine and
+ * the image's spikes into st. */
+uint64_t trevnet_begin_image(sim_ctx *ctx, trevnet *net, const real *image, trevnet_stats *st);
+sim_status trevnet_step_column(sim_ctx *ctx, trevnet *net, int t, trevnet_stats *st);
+void trevnet_spike_head(trevnet *net, real *logits /* (K) */, trevnet_stats *st);
+void trevnet_end_image(trevnet *net, trevnet_stats *st, uint64_t spikes0);
 
 #endif

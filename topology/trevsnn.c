@@ -20,7 +20,9 @@
 #include "topology/elementwise.h"
 #include "topology/lifsnn.h"
 #include "topology/loss.h"
+#include "topology/modelstep.h"
 #include "topology/paramtab.h"
+#include "topology/stem.h"
 
 #define ALPHA_MIN 1e-3
 #define NONE ((size_t)-1)
@@ -224,8 +226,7 @@ static void build_table(paramtab_builder *b, trev_model *m)
     const trev_config *c = &m->cfg;
     const int *C = c->channels, k = c->kernel, T = c->T;
     char pre[96];
-    m->stem1 = paramtab_add_ws(b, "stem/conv1", C[0], c->in_channels, c->stem_kernel);
-    m->stem2 = paramtab_add_ws(b, "stem/conv2", C[0], C[0], 3);
+    stem_add(b, &m->stem1, &m->stem2, c);
     int shpw2[TREV_LEVELS];
     paramtab_dw shdw2[TREV_LEVELS];
     for (int l = 0; l < TREV_LEVELS; l++) {
@@ -293,11 +294,7 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
-    m->S1 = cfg->input_size / cfg->stem_stride;
-    m->R[0] = m->S1 / 2;
-    m->R[1] = m->R[0] / 2;
-    m->R[2] = m->R[1] / 2;
-    m->R[3] = m->R[2];
+    stem_resolutions(cfg, &m->S1, m->R);
     if (cfg->model != TREV_MODEL_TREVSNN) {
         trev_table tb;
         m->var = lifsnn_variant();
@@ -403,9 +400,7 @@ static sim_status shapes_for(sim_ctx *ctx, const trev_model *m, int n, all_shape
         if (st == SIM_OK)                                                                          \
             st = conv2d_shape_init(ctx, dst, __VA_ARGS__);                                         \
     } while (0)
-    SH(&s->stem1, n, c->in_channels, c->input_size, c->input_size, C[0], c->stem_kernel,
-       c->stem_stride, c->stem_kernel / 2, 1);
-    SH(&s->stem2, n, C[0], m->S1, m->S1, C[0], 3, 2, 1, 1);
+    st = stem_shapes(ctx, &s->stem1, &s->stem2, n, c);
     SH(&s->head, n, C[3], 1, 1, K, 1, 1, 0, 1);
     SH(&s->fh2, n, K, 1, 1, K, 1, 1, 0, 1);
     for (int l = 0; l < TREV_LEVELS; l++) {
@@ -494,8 +489,7 @@ static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, c
         conv = zmax(conv, conv2d_scratch_elems(&L->pw1));
         conv = zmax(conv, conv2d_scratch_elems(&L->pw2));
     }
-    conv = zmax(conv, conv2d_scratch_elems(&sh->stem1));
-    conv = zmax(conv, conv2d_scratch_elems(&sh->stem2));
+    conv = zmax(conv, stem_scratch_elems(&sh->stem1, &sh->stem2));
     conv = zmax(conv, conv2d_scratch_elems(&sh->head));
     conv = zmax(conv, conv2d_scratch_elems(&sh->fh2));
     size_t s1 = (size_t)C[0] * n * m->S1 * m->S1;
@@ -644,15 +638,11 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
 /* Switch the conv shapes to a batch of n <= the prepared size. */
 static sim_status use_batch(sim_ctx *ctx, trev_model *m, int n)
 {
-    if (!m->prepared)
-        return ctx_error(ctx, SIM_EINVAL, "model: trev_prepare was not called");
-    if (n < 1 || n > m->prepared)
-        return ctx_error(ctx, SIM_ERANGE, "model: batch of %d images, prepared for 1..%d", n,
-                         m->prepared);
-    if (n == m->n)
-        return SIM_OK;
+    sim_status st = modelstep_check_batch(ctx, m->prepared, n);
+    if (st != SIM_OK || n == m->n)
+        return st;
     all_shapes sh;
-    sim_status st = shapes_for(ctx, m, n, &sh);
+    st = shapes_for(ctx, m, n, &sh);
     if (st == SIM_OK)
         set_shapes(m, &sh, n);
     return st;
@@ -665,10 +655,7 @@ static sim_status use_batch(sim_ctx *ctx, trev_model *m, int n)
 #define WHAT(i) (m->pt.std + m->pt.ws[i].what)
 #define GWHAT(i) (m->pt.gstd + m->pt.ws[i].what)
 
-static size_t M_of(const trev_model *m, int l)
-{
-    return (size_t)m->n * (size_t)m->R[l] * (size_t)m->R[l];
-}
+static size_t M_of(const trev_model *m, int l) { return modelstep_positions(m->n, m->R[l]); }
 
 static void zero(real *x, size_t n)
 {
@@ -685,15 +672,6 @@ static void add_into(real *y, const real *x, size_t n)
         y[i] += x[i];
 }
 
-static void record(trev_step *rec, size_t spikes, size_t total)
-{
-    if (!rec || rec->nsites >= (int)(sizeof rec->site_spikes / sizeof *rec->site_spikes))
-        return;
-    rec->site_spikes[rec->nsites] = (double)spikes;
-    rec->site_total[rec->nsites] = (double)total;
-    rec->nsites++;
-}
-
 static size_t spike_site(const trev_model *m, real *s, const real *v, size_t n, trev_step *rec)
 {
     size_t k;
@@ -708,7 +686,7 @@ static size_t spike_site(const trev_model *m, real *s, const real *v, size_t n, 
     } else {
         k = spike_forward(s, v, n);
     }
-    record(rec, k, n);
+    modelstep_record(rec, k, n);
     return k;
 }
 
@@ -827,14 +805,11 @@ static void head_forward(sim_ctx *ctx, trev_model *m, int t, const real *c3, rea
     }
 }
 
-static void stem_forward(sim_ctx *ctx, trev_model *m, const real *images)
+/* The stem (stem.c) on the model's buffers. */
+static void run_stem(sim_ctx *ctx, trev_model *m, const real *images)
 {
-    size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    conv2d_forward(ctx, m->a1, images, WHAT(m->stem1), P(m->pt.ws[m->stem1].b), m->conv_scr,
-                   &m->stem1_s);
-    leaky_relu_forward(m->a2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_forward(ctx, m->x, m->a2, WHAT(m->stem2), P(m->pt.ws[m->stem2].b), m->conv_scr,
-                   &m->stem2_s);
+    stem_forward(ctx, m->x, m->a1, m->a2, images, &m->pt, m->stem1, m->stem2,
+                 (real)m->cfg.leaky_slope, m->conv_scr, &m->stem1_s, &m->stem2_s);
 }
 
 /* ============================== backward =============================== */
@@ -942,18 +917,6 @@ static void head_backward(sim_ctx *ctx, trev_model *m, int t, const real *c3, co
     }
 }
 
-static void stem_backward(sim_ctx *ctx, trev_model *m, const real *images)
-{
-    size_t s1 = (size_t)m->cfg.channels[0] * m->n * m->S1 * m->S1;
-    zero(m->ga2, s1);
-    conv2d_backward(ctx, m->ga2, GWHAT(m->stem2), G(m->pt.ws[m->stem2].b), m->gx, m->a2,
-                    WHAT(m->stem2), m->conv_scr, &m->stem2_s);
-    zero(m->ga1, s1);
-    leaky_relu_backward(m->ga1, m->ga2, m->a1, s1, (real)m->cfg.leaky_slope);
-    conv2d_backward(ctx, NULL, GWHAT(m->stem1), G(m->pt.ws[m->stem1].b), m->ga1, images,
-                    WHAT(m->stem1), m->conv_scr, &m->stem1_s);
-}
-
 /* c_prev = (c - F) / alpha per channel (model.md §3). */
 static void rebuild_state(real *cprev, const real *c, const real *F, const real *alpha, int C,
                           size_t M)
@@ -971,15 +934,6 @@ static level_buf *colbuf(trev_model *m, int t, int l)
     return &m->buf[(m->mode == TREV_PLAIN ? t : 0) * TREV_LEVELS + l];
 }
 
-static sim_status check_labels(sim_ctx *ctx, const trev_model *m, const int *labels, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= m->cfg.classes)
-            return ctx_error(ctx, SIM_ERANGE, "label %d of image %d outside 0..%d", labels[i], i,
-                             m->cfg.classes - 1);
-    return SIM_OK;
-}
-
 /* Training-mode forward of all columns and heads with the loss into res;
  * running BN statistics updated when update_bn; every state copied into chk
  * (rev-mode diagnostics) when chk is not NULL. */
@@ -993,7 +947,7 @@ static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const
     m->kink_hash = m->kink_pos = 0;
     clamp_alpha(m);
     paramtab_standardize(&m->pt);
-    stem_forward(ctx, m, images);
+    run_stem(ctx, m, images);
     for (int t = 0; t < cf->T; t++) {
         for (int l = 0; l < TREV_LEVELS; l++) {
             const real *cin = l ? m->stp[t][l - 1] : m->x;
@@ -1022,10 +976,8 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
     if (m->var)
         return m->var->train_step(ctx, m->impl, images, labels, n, res);
     sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK && !m->pt.g)
-        st = ctx_error(ctx, SIM_EINVAL, "model was created for inference, not training");
     if (st == SIM_OK)
-        st = check_labels(ctx, m, labels, n);
+        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
     if (st != SIM_OK)
         return st;
     const trev_config *cf = &m->cfg;
@@ -1100,7 +1052,8 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
                            cup ? gprev[l + 1] : NULL, cprev ? gprev[l] : NULL);
         }
     }
-    stem_backward(ctx, m, images);
+    stem_backward(ctx, &m->pt, m->ga1, m->ga2, m->gx, images, m->a1, m->a2, m->stem1, m->stem2,
+                  (real)cf->leaky_slope, m->conv_scr, &m->stem1_s, &m->stem2_s);
     paramtab_standardize_backward(&m->pt);
     mem_free(ctx, chk);
     return SIM_OK;
@@ -1127,7 +1080,7 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
         return m->var->forward_loss(ctx, m->impl, images, labels, n, loss);
     sim_status st = use_batch(ctx, m, n);
     if (st == SIM_OK)
-        st = check_labels(ctx, m, labels, n);
+        st = modelstep_check_labels(ctx, labels, n, m->cfg.classes);
     if (st != SIM_OK)
         return st;
     trev_step res;
@@ -1172,7 +1125,7 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
         memset(rec, 0, sizeof *rec);
     clamp_alpha(m);
     paramtab_standardize(&m->pt);
-    stem_forward(ctx, m, images);
+    run_stem(ctx, m, images);
     /* two alternating state sets suffice: st[t % 2] (plain mode has T sets) */
     for (int t = 0; t < T; t++) {
         for (int l = 0; l < TREV_LEVELS; l++) {
@@ -1201,8 +1154,7 @@ double trev_macs_per_image(const trev_model *m)
     double R2[TREV_LEVELS];
     for (int l = 0; l < TREV_LEVELS; l++)
         R2[l] = (double)m->R[l] * m->R[l];
-    double macs = (double)C[0] * c->in_channels * c->stem_kernel * c->stem_kernel * m->S1 * m->S1 +
-                  (double)C[0] * C[0] * 9 * R2[0];
+    double macs = stem_macs_per_image(c);
     for (int t = 0; t < c->T; t++)
         for (int l = 0; l < TREV_LEVELS; l++) {
             if (l > 0)

@@ -18,24 +18,9 @@
 #include "topology/lifnet.h"
 #include "topology/lifsnn.h"
 
-#define MAXPOP 64
 #define N 3
 
 static char dir[64];
-
-typedef struct {
-    uint64_t count[MAXPOP][TREV_MAXT];
-} spike_log;
-
-static void log_step(void *ud, const engine *e, int64_t t)
-{
-    spike_log *lg = ud;
-    for (int p = 0; p < e->npop && p < MAXPOP; p++) {
-        int32_t n;
-        engine_spikes(e, p, &n);
-        lg->count[p][t] += (uint64_t)n;
-    }
-}
 
 /* Dense site s -> engine population (lifnet.h): per level [down = the level
  * below's out], b1.in, b1.hidden, b2.in, b2.hidden; head = L3.out. */
@@ -54,13 +39,7 @@ static void equals_dense(const char *what, int T, int synthetic, uint64_t seed)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, seed);
-    trev_config cfg;
-    trev_preset(&ctx, &cfg, "fmnist");
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(cfg.channels, ch, sizeof ch);
-    cfg.T = T;
-    cfg.model = TREV_MODEL_LIF;
-    cfg.inter_supv = 0;
+    trev_config cfg = harness_small_cfg(T, TREV_MODEL_LIF);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &cfg, 0), SIM_OK);
     harness_random_lif(&ctx, m, 0.6);
@@ -88,9 +67,9 @@ static void equals_dense(const char *what, int T, int synthetic, uint64_t seed)
     CU_ASSERT_EQUAL(rec.nsites, LIFSNN_NSITES);
 
     engine_opts eo = engine_opts_default();
-    eo.on_step = log_step;
+    eo.on_step = harness_log_spikes;
     trevnet net;
-    spike_log *lgs = calloc(N, sizeof *lgs);
+    harness_spike_log *lgs = calloc(N, sizeof *lgs);
     double worst_logit = 0;
     int same_class = 0, mism = 0;
     uint64_t total_spikes = 0;
@@ -154,10 +133,7 @@ static void test_wrong_model(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 1);
-    trev_config cfg;
-    trev_preset(&ctx, &cfg, "fmnist");
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(cfg.channels, ch, sizeof ch);
+    trev_config cfg = harness_small_cfg(4, TREV_MODEL_TREVSNN);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &cfg, 0), SIM_OK);
     trevnet net;

@@ -110,23 +110,16 @@ static real *grads_of(const trev_config *c, const harness_batch *b, int threads,
     if (trev_create(&ctx, &m, c, 1) != SIM_OK)
         return NULL;
     harness_random_lif(&ctx, m, 0.6);
-    if (trev_prepare(&ctx, m, b->n, TREV_PLAIN) != SIM_OK)
-        return NULL;
-    trev_zero_grads(m);
     trev_step r;
-    if (trev_train_step(&ctx, m, b->images, b->labels, b->n, &r, 0) != SIM_OK) {
-        fprintf(stderr, "\n  %s\n", ctx_errmsg(&ctx));
+    real *g = harness_step_grads(&ctx, m, b, TREV_PLAIN, &r);
+    if (!g)
         return NULL;
-    }
     *loss = r.loss;
     double s = 0, tot = 0;
     for (int k = 0; k < r.nsites; k++)
         s += r.site_spikes[k], tot += r.site_total[k];
     *spike_rate = s / tot;
     CU_ASSERT_EQUAL(r.nsites, LIFSNN_NSITES);
-    size_t n = trev_nvalues(m);
-    real *g = malloc(n * sizeof *g);
-    memcpy(g, trev_grads(m), n * sizeof *g);
     trev_destroy(&ctx, m);
     ctx_free(&ctx);
     return g;
@@ -146,27 +139,15 @@ static void test_threads_invariance(void)
     CU_ASSERT(fabs(l1 - l2) <= TOL(1e-12, 1e-5) * fabs(l1));
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
-    double worst = 0;
-    int nonzero = 0, learnable = 0;
-    for (int i = 0; i < trev_nparams(m); i++) {
-        const trev_param *p = trev_param_at(m, i);
-        if (p->buffer)
-            continue;
-        learnable++;
-        double mx = 0, d = 0;
-        for (size_t j = 0; j < p->n; j++) {
-            mx = fmax(mx, fabs((double)g1[p->offset + j]));
-            d = fmax(d, fabs((double)g1[p->offset + j] - (double)g2[p->offset + j]));
-        }
-        nonzero += mx > 0;
-        worst = fmax(worst, mx > 0 ? d / mx : d);
-    }
+    const char *wname;
+    int nonzero, learnable;
+    double worst = harness_grad_diff(m, g1, g2, &wname, &nonzero, &learnable);
     CU_ASSERT(worst <= TOL(1e-10, 1e-3));
     CU_ASSERT_EQUAL(nonzero, learnable); /* every tensor is reached by the gradient */
     CU_ASSERT(r1 > 0.02 && r1 < 0.9);
     if (!(worst <= TOL(1e-10, 1e-3)) || nonzero != learnable || getenv("SIM_TEST_VERBOSE"))
-        fprintf(stderr, "\n  1 vs 2 threads: worst relative gradient difference %.3g; %d of %d "
-                "tensors nonzero; firing rate %.3f\n", worst, nonzero, learnable, r1);
+        fprintf(stderr, "\n  1 vs 2 threads: worst relative gradient difference %.3g (%s); %d of "
+                "%d tensors nonzero; firing rate %.3f\n", worst, wname, nonzero, learnable, r1);
     trev_destroy(&ctx, m);
     free(g1), free(g2), free(b.images);
     ctx_free(&ctx);
@@ -186,35 +167,14 @@ static void test_finite_differences(void)
     harness_ctx(&ctx, 5);
     harness_batch b;
     CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 3, 100));
-    trev_config c = harness_small_cfg(3, TREV_MODEL_LIF);
-    int ch[4] = {4, 6, 6, 8};
-    memcpy(c.channels, ch, sizeof ch);
-    c.leaky_slope = 0.3;
+    trev_config c = harness_fd_cfg(TREV_MODEL_LIF);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
     harness_random_lif(&ctx, m, 0.6);
-    trev_set_relaxed_spikes(m, 1);
-    CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, TREV_PLAIN), SIM_OK);
-    trev_zero_grads(m);
-    trev_step r;
-    CU_ASSERT_EQUAL_FATAL(trev_train_step(&ctx, m, b.images, b.labels, b.n, &r, 0), SIM_OK);
-    double l0;
-    CU_ASSERT_EQUAL_FATAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &l0), SIM_OK);
-    CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
-    harness_fd u = {&ctx, m, &b, trev_kink_signature(m), 0};
-    int failed = 0, checked = 0;
-    for (int i = 0; i < trev_nparams(m); i++) {
-        const trev_param *p = trev_param_at(m, i);
-        if (p->buffer)
-            continue;
-        size_t nck = 0;
-        int ok = 0;
-        for (double h = 1e-5; h >= 1e-9 && nck == 0; h /= 10)
-            ok = harness_grad_check_n(p->name, harness_fd_loss, &u, trev_params(m) + p->offset,
-                                      trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
-        failed += !ok;
-        checked++;
-    }
+    harness_fd u;
+    harness_fd_start(&u, &ctx, m, &b, TREV_PLAIN);
+    int checked;
+    int failed = harness_fd_tensors(&u, 1e-5, NULL, NULL, &checked);
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT(checked > 60);
     if (failed || getenv("SIM_TEST_VERBOSE"))

@@ -15,22 +15,6 @@
 #include "tests/harness.h"
 #include "topology/trevnet.h"
 
-#define MAXPOP 64
-
-typedef struct {
-    uint64_t count[MAXPOP][TREV_MAXT];
-} spike_log;
-
-static void log_step(void *ud, const engine *e, int64_t t)
-{
-    spike_log *lg = ud;
-    for (int p = 0; p < e->npop && p < MAXPOP; p++) {
-        int32_t n;
-        engine_spikes(e, p, &n);
-        lg->count[p][t] += (uint64_t)n;
-    }
-}
-
 static void test_golden_eval(void)
 {
     sim_ctx ctx;
@@ -73,11 +57,7 @@ static void test_equals_dense(void)
     enum { N = 3 };
     sim_ctx ctx;
     harness_ctx(&ctx, 21);
-    trev_config cfg;
-    trev_preset(&ctx, &cfg, "fmnist");
-    int ch[4] = {4, 8, 8, 12};
-    memcpy(cfg.channels, ch, sizeof ch);
-    cfg.T = 3;
+    trev_config cfg = harness_small_cfg(3, TREV_MODEL_TREVSNN);
     trev_model *m;
     CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &cfg, 0), SIM_OK);
     harness_random_trev(&ctx, m);
@@ -97,9 +77,9 @@ static void test_equals_dense(void)
     CU_ASSERT_EQUAL_FATAL(trev_infer_rec(&ctx, m, img, N, dense, &rec), SIM_OK);
 
     /* the same images through the engine */
-    spike_log *lgs = calloc(1, sizeof *lgs);
+    harness_spike_log *lgs = calloc(1, sizeof *lgs);
     engine_opts eo = engine_opts_default();
-    eo.on_step = log_step;
+    eo.on_step = harness_log_spikes;
     eo.ud = lgs;
     trevnet net;
     CU_ASSERT_EQUAL_FATAL(trevnet_build(&ctx, &net, m, &eo), SIM_OK);

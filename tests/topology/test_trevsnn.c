@@ -57,19 +57,12 @@ static real *grads_of(sim_ctx *ctx, const trev_config *c, uint64_t seed, const h
         return NULL;
     harness_random_trev(&wctx, m);
     ctx_free(&wctx);
-    if (trev_prepare(ctx, m, b->n, mode) != SIM_OK)
-        return NULL;
-    trev_zero_grads(m);
     trev_step r;
-    if (trev_train_step(ctx, m, b->images, b->labels, b->n, &r, mode == TREV_REV) != SIM_OK) {
-        fprintf(stderr, "\n  %s\n", ctx_errmsg(ctx));
+    real *g = harness_step_grads(ctx, m, b, mode, &r);
+    if (!g)
         return NULL;
-    }
     *loss = r.loss;
     *rebuild = r.max_rebuild_err;
-    size_t n = trev_nvalues(m);
-    real *g = malloc(n * sizeof *g);
-    memcpy(g, trev_grads(m), n * sizeof *g);
     trev_destroy(ctx, m);
     return g;
 }
@@ -92,26 +85,9 @@ static void test_rev_equals_plain(void)
         /* compare tensor by tensor, relative to each tensor's largest gradient */
         trev_model *m;
         CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
-        double worst = 0;
-        const char *wname = "";
-        int nonzero = 0, learnable = 0;
-        for (int i = 0; i < trev_nparams(m); i++) {
-            const trev_param *p = trev_param_at(m, i);
-            if (p->buffer)
-                continue;
-            learnable++;
-            double mx = 0, d = 0;
-            for (size_t j = 0; j < p->n; j++) {
-                mx = fmax(mx, fabs((double)gp[p->offset + j]));
-                d = fmax(d, fabs((double)gp[p->offset + j] - (double)gr[p->offset + j]));
-            }
-            nonzero += mx > 0;
-            double rel = mx > 0 ? d / mx : d;
-            if (rel > worst) {
-                worst = rel;
-                wname = p->name;
-            }
-        }
+        const char *wname;
+        int nonzero, learnable;
+        double worst = harness_grad_diff(m, gp, gr, &wname, &nonzero, &learnable);
         double tol = TOL(1e-9, 2e-2);
         CU_ASSERT(worst <= tol);
         /* every tensor except column 0's four alphas gets a gradient */
@@ -137,50 +113,27 @@ static void test_rev_equals_plain(void)
  * skipped - the whole-network version of skipping points near Theta's
  * threshold and clip edges. Every parameter tensor is checked (up to 6
  * entries each), in plain and in rev mode. */
+/* Column 0's alphas multiply c^0 = 0: gradient 0, and FD is 0 too. */
+static int col0_alpha(const char *name)
+{
+    return strstr(name, "col0/") && strstr(name, "alpha");
+}
+
 static void test_finite_differences(void)
 {
     sim_ctx ctx;
     harness_ctx(&ctx, 5);
     harness_batch b;
     CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 3, 100));
-    trev_config c = harness_small_cfg(3, TREV_MODEL_TREVSNN);
-    int ch[4] = {4, 6, 6, 8};
-    memcpy(c.channels, ch, sizeof ch);
-    c.classes = 10;
-    c.leaky_slope = 0.3; /* exercise the LeakyReLU's negative side */
+    trev_config c = harness_fd_cfg(TREV_MODEL_TREVSNN);
     for (int mode = 0; mode < 2; mode++) {
         trev_model *m;
         CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
         harness_random_trev(&ctx, m);
-        trev_set_relaxed_spikes(m, 1);
-        CU_ASSERT_EQUAL_FATAL(trev_prepare(&ctx, m, b.n, mode ? TREV_REV : TREV_PLAIN), SIM_OK);
-        trev_zero_grads(m);
-        trev_step r;
-        CU_ASSERT_EQUAL_FATAL(trev_train_step(&ctx, m, b.images, b.labels, b.n, &r, 0), SIM_OK);
-        double l0;
-        CU_ASSERT_EQUAL_FATAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &l0), SIM_OK);
-        CU_ASSERT(fabs(l0 - r.loss) <= 1e-12 * fabs(l0));
-        harness_fd u = {&ctx, m, &b, trev_kink_signature(m), 0};
-        int failed = 0, checked = 0;
-        for (int i = 0; i < trev_nparams(m); i++) {
-            const trev_param *p = trev_param_at(m, i);
-            if (p->buffer)
-                continue;
-            if (strstr(p->name, "col0/") && strstr(p->name, "alpha"))
-                continue; /* multiplies c^0 = 0: gradient 0, and FD is 0 too */
-            char what[128];
-            snprintf(what, sizeof what, "%s (%s)", p->name, mode ? "rev" : "plain");
-            /* parameters that touch every position (stem gains, biases) move
-             * many inputs, so at h = 1e-6 every point may cross a kink: only
-             * then retry with smaller steps */
-            size_t nck = 0;
-            int ok = 0;
-            for (double h = 1e-6; h >= 1e-9 && nck == 0; h /= 10)
-                ok = harness_grad_check_n(what, harness_fd_loss, &u, trev_params(m) + p->offset,
-                                          trev_grads(m) + p->offset, p->n, h, 1e-5, NULL, 6, &nck);
-            failed += !ok;
-            checked++;
-        }
+        harness_fd u;
+        harness_fd_start(&u, &ctx, m, &b, mode ? TREV_REV : TREV_PLAIN);
+        int checked;
+        int failed = harness_fd_tensors(&u, 1e-6, mode ? "rev" : "plain", col0_alpha, &checked);
         CU_ASSERT_EQUAL(failed, 0);
         CU_ASSERT(checked > 100);
         if (failed || getenv("SIM_TEST_VERBOSE"))
