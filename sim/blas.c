@@ -66,6 +66,12 @@ static void load(void)
     const char *core = user && *user ? user : pick_coretype();
     if (!(user && *user) && core)
         setenv("OPENBLAS_CORETYPE", core, 0);
+    /* We never use OpenBLAS's own threads (blas_gemm_par splits products
+     * over our OpenMP team), but its pool is started at load and its idle
+     * workers spin in sched_yield, taking time from our threads on a 2-core
+     * machine (measured: 3-7% faster training with the pool off). Unless the
+     * user chose, start it with one thread. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     for (size_t i = 0; i < sizeof openblas / sizeof *openblas && !B.handle; i++) {
         if (try_open(openblas[i])) {
             str_fn cfg = (str_fn)dlsym(B.handle, "openblas_get_config");
@@ -329,7 +335,7 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-double blas_measure_gflops(int n, double seconds)
+double blas_measure_gflops(int n, double seconds, int threads)
 {
     ensure();
     size_t nn = (size_t)n * (size_t)n;
@@ -343,7 +349,7 @@ double blas_measure_gflops(int n, double seconds)
         b[i] = (real)((i % 5) * 0.1);
         c[i] = 0;
     }
-    blas_gemm(BLAS_N, BLAS_N, n, n, n, 1, a, n, b, n, 0, c, n); /* warm up */
+    blas_gemm_par(threads, BLAS_N, BLAS_N, n, n, n, 1, a, n, b, n, 0, c, n); /* warm up */
     /* median of several timed bursts */
     double rates[7];
     int nr = 0;
@@ -352,7 +358,7 @@ double blas_measure_gflops(int n, double seconds)
         int reps = 0;
         double t0 = now(), t1;
         do {
-            blas_gemm(BLAS_N, BLAS_N, n, n, n, 1, a, n, b, n, 0, c, n);
+            blas_gemm_par(threads, BLAS_N, BLAS_N, n, n, n, 1, a, n, b, n, 0, c, n);
             reps++;
             t1 = now();
         } while (t1 - t0 < seconds / 7);

@@ -125,7 +125,7 @@ int cmd_bench_train(int argc, char **argv)
     double sorted[1000];
     summary sm;
     summary_of(&sm, rates, (size_t)repeats, sorted);
-    double gflops = blas_measure_gflops(512, 0.5);
+    double gflops = blas_measure_gflops(512, 0.5, 1);
     /* the LIF baseline has one training mode (BPTT over every timestep) */
     const char *mode_name = cfg.model == TREV_MODEL_LIF ? "bptt"
                             : mode == TREV_REV           ? "rev"
