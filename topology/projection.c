@@ -103,6 +103,27 @@ static inline int count_nonzero(const real *v, int n)
     return nz;
 }
 
+static void conv_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                        uint64_t *events, uint64_t *ops);
+static void dw_graded(const projection *pr, real *dst, const real *w, const real *vals,
+                      uint64_t *events, uint64_t *ops);
+
+/* A spike packet (ascending public ids) as a 0/1 map of the source in its
+ * storage layout (H, W, C), in pr->spike_map. */
+static const real *spike_map_fill(const projection *pr, const int32_t *ids, int32_t n)
+{
+    const int HW = pr->H * pr->W, C = pr->Ci;
+    real *map = pr->spike_map;
+    int c = 0;
+    int32_t base = 0;
+    memset(map, 0, (size_t)pr->n_src * sizeof *map);
+    for (int32_t i = 0; i < n; i++) {
+        const int q = id_channel(ids[i], HW, &c, &base);
+        map[(size_t)q * C + c] = 1;
+    }
+    return map;
+}
+
 /* ---- PROJ_CONV and PROJ_CONV1X1: weights (Ci, k, k, Co) ---- */
 
 static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
@@ -111,20 +132,11 @@ static void conv_spikes(const projection *pr, real *dst, const real *w, const in
     const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
     uint64_t cnt = 0;
     if (pr->spike_map && (int64_t)n * PROJ_GEMM_DENSITY_INV >= (int64_t)pr->n_src) {
-        /* a dense packet into a 1x1 map: one GEMM over a 0/1 map of the
-         * source, dst (HW, Co) += map (HW, Ci) w (Ci, Co); one AC per spike
-         * and weight counted, as the scatter does */
-        real *restrict map = pr->spike_map;
-        const int Ci = pr->Ci;
-        int ci = 0;
-        int32_t base = 0;
-        memset(map, 0, (size_t)pr->n_src * sizeof *map);
-        for (int32_t i = 0; i < n; i++) {
-            const int q = id_channel(ids[i], HW, &ci, &base);
-            map[(size_t)q * Ci + ci] = 1;
-        }
-        blas_gemm(BLAS_N, BLAS_N, HW, Co, Ci, 1, map, Ci, w, Co, 1, dst, Co);
-        *ops += (uint64_t)n * (uint64_t)Co;
+        /* a dense packet into a 1x1 map: the graded path on a 0/1 map of
+         * the source runs it as one GEMM and counts one AC per spike and
+         * weight, as the scatter does */
+        uint64_t ev = 0;
+        conv_graded(pr, dst, w, spike_map_fill(pr, ids, n), &ev, ops);
         return;
     }
     int ci = 0;
@@ -189,33 +201,11 @@ static void dw_spikes(const projection *pr, real *dst, const real *w, const int3
     int c = 0;
     int32_t base = 0;
     if (pr->spike_map && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src) {
-        /* many spikes: lay them out as a 0/1 map and add whole channel
-         * vectors per pixel and tap (vectorized); rows without a spike are
-         * skipped. Same sums (w * 1), same counts. */
-        real *restrict map = pr->spike_map;
-        unsigned char *restrict row = pr->spike_rows;
-        memset(map, 0, (size_t)pr->n_src * sizeof *map);
-        memset(row, 0, (size_t)HW);
-        for (int32_t i = 0; i < n; i++) {
-            const int q = id_channel(ids[i], HW, &c, &base);
-            map[(size_t)q * C + c] = 1;
-            row[q] = 1;
-            cnt += (uint64_t)(pr->tap_off[q + 1] - pr->tap_off[q]);
-        }
-        for (int q = 0; q < HW; q++) {
-            if (!row[q])
-                continue;
-            const real *restrict v = map + (size_t)q * C;
-            const int32_t *pos, *tap;
-            const int nt = taps_of(pr, q, &pos, &tap);
-            for (int j = 0; j < nt; j++) {
-                real *restrict y = dst + (size_t)pos[j] * C;
-                const real *restrict wt = w + (size_t)tap[j] * C;
-                for (int k = 0; k < C; k++)
-                    y[k] += v[k] * wt[k];
-            }
-        }
-        *ops += cnt;
+        /* many spikes: the graded path on a 0/1 map of the source adds
+         * whole channel vectors per pixel and tap and counts one AC per
+         * spike and tap (w * 1: the same sums as the scatter) */
+        uint64_t ev = 0;
+        dw_graded(pr, dst, w, spike_map_fill(pr, ids, n), &ev, ops);
         return;
     }
     for (int32_t i = 0; i < n; i++) {
@@ -622,8 +612,7 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
     }
     if ((s->map == PROJ_DEPTHWISE || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE) {
         pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof *pr->spike_map);
-        pr->spike_rows = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->H * pr->W);
-        if (!pr->spike_map || !pr->spike_rows) {
+        if (!pr->spike_map) {
             proj_free(ctx, pr);
             return SIM_ENOMEM;
         }
@@ -684,7 +673,6 @@ void proj_free(sim_ctx *ctx, projection *pr)
     mem_free(ctx, pr->tap_pos);
     mem_free(ctx, pr->tap_k);
     mem_free(ctx, pr->spike_map);
-    mem_free(ctx, pr->spike_rows);
     memset(pr, 0, sizeof *pr);
 }
 

@@ -101,10 +101,9 @@ typedef struct {
      * and tap_k (kernel offset ky*k+kx) */
     int32_t *tap_off, *tap_pos, *tap_k;
     /* spike-driven depthwise and 1x1 maps: a 0/1 map of the source (H, W, C)
-     * and a flag per pixel, for packets dense enough to add channel vectors
-     * (depthwise) or to run as one GEMM (1x1) */
+     * for packets dense enough to take the graded kernels (channel vectors
+     * for depthwise, one GEMM for 1x1) */
     real *spike_map;
-    unsigned char *spike_rows;
     proj_counters step;  /* the last timestep run */
     proj_counters total; /* since the last counter reset */
 } projection;
