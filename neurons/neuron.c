@@ -41,24 +41,17 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
     int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
         real *restrict in = p->input + (size_t)q * C;
+        real *restrict gq = g ? g + (size_t)q * C : NULL;
         unsigned char *restrict f = fired + (size_t)q * C;
-        if (g) {
-            real *restrict gq = g + (size_t)q * C;
-            for (int c = 0; c < C; c++) {
-                real v = in[c] + bias[c];
-                in[c] = 0;
+        for (int c = 0; c < C; c++) {
+            real v = in[c] + bias[c];
+            in[c] = 0;
+            if (gq) {
                 gq[c] = v;
                 nz += v != 0;
-                f[c] = v >= th;
-                cnt[c] += v >= th;
             }
-        } else {
-            for (int c = 0; c < C; c++) {
-                real v = in[c] + bias[c];
-                in[c] = 0;
-                f[c] = v >= th;
-                cnt[c] += v >= th;
-            }
+            f[c] = v >= th;
+            cnt[c] += v >= th;
         }
     }
     *nnz = nz;
