@@ -322,12 +322,6 @@ const char *blas_name(void)
     return B.name;
 }
 
-void blas_set_threads(int n)
-{
-    if (blas_init(NULL, 0) == SIM_OK && B.set_threads)
-        B.set_threads(n < 1 ? 1 : n);
-}
-
 static double now(void)
 {
     struct timespec t;

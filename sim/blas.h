@@ -47,8 +47,6 @@ int blas_gemm_bias_par(int threads, blas_trans ta, int M, int N, int K, const re
                        const real *B, int ldb, const real *bias /* (M) */, real *C, int ldc);
 /* Library, version and kernel in use, e.g. "OpenBLAS 0.3.21 (core SkylakeX)". */
 const char *blas_name(void);
-/* Threads of the BLAS library itself (kept at 1 by the simulator). */
-void blas_set_threads(int n);
 /* Measure GEMM speed on an n x n x n product for about `seconds`, split over
  * `threads` of our own threads as blas_gemm_par does (the way the simulator
  * runs its products); returns GFLOP/s in the build's precision. */
