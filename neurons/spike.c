@@ -17,13 +17,25 @@ size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
     return count;
 }
 
-void spike_backward(real *dv /* (n) */, const real *ds /* (n) */, const real *v /* (n) */, size_t n)
+static void backward(real *dv, const real *ds, const real *v, size_t n, int add)
 {
 #pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
     for (size_t i = 0; i < n; i++) { /* branch-free so it vectorizes */
         real x = v[i];
-        dv[i] += (x >= SPIKE_CLIP_LO && x <= SPIKE_CLIP_HI) ? ds[i] : (real)0;
+        real g = (x >= SPIKE_CLIP_LO && x <= SPIKE_CLIP_HI) ? ds[i] : (real)0;
+        dv[i] = add ? dv[i] + g : g;
     }
+}
+
+void spike_backward(real *dv /* (n) */, const real *ds /* (n) */, const real *v /* (n) */, size_t n)
+{
+    backward(dv, ds, v, n, 1);
+}
+
+void spike_backward_set(real *dv /* (n) */, const real *ds /* (n) */, const real *v /* (n) */,
+                        size_t n)
+{
+    backward(dv, ds, v, n, 0);
 }
 
 size_t spike_forward_relaxed(real *out /* (n) */, const real *v /* (n) */, size_t n)

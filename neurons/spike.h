@@ -19,6 +19,8 @@
 size_t spike_forward(real *out, const real *v, size_t n);
 /* dv[i] += ds[i] if 0 <= v[i] <= 1. */
 void spike_backward(real *dv, const real *ds, const real *v, size_t n);
+/* dv[i] = ds[i] if 0 <= v[i] <= 1, else 0. */
+void spike_backward_set(real *dv, const real *ds, const real *v, size_t n);
 
 /* The relaxed spike clamp(v, 0, 1): spike_backward is its exact derivative.
  * Used only to check whole-network gradients against finite differences

@@ -81,10 +81,10 @@ void bn_forward_eval(sim_ctx *ctx, real *out /* (C, M) */, const real *in /* (C,
  * through the batch statistics is
  *   dx = w * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
  *   dw = sum dy * xhat,  db = sum dy. */
-void bn_backward(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
-                 real *dbias /* (C) */, const real *dout /* (C, M) */, const real *in /* (C, M) */,
-                 const real *mean /* (C) */, const real *rstd /* (C) */,
-                 const real *weight /* (C) */, int C, int M)
+/* bn_backward (add 1) and bn_backward_set (add 0). */
+static void backward(sim_ctx *ctx, real *din, real *dweight, real *dbias, const real *dout,
+                     const real *in, const real *mean, const real *rstd, const real *weight, int C,
+                     int M, int add)
 {
     assert(C >= 1 && M >= 1);
     const int par = (size_t)C * (size_t)M >= BN_PAR_MIN && C > 1;
@@ -104,7 +104,24 @@ void bn_backward(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
         const double k = (double)weight[c] * rs, mdy = sdy / M, mdyx = sdyx / M;
         for (int m = 0; m < M; m++) {
             double xhat = ((double)x[m] - mu) * rs;
-            dx[m] += (real)(k * ((double)dy[m] - mdy - xhat * mdyx));
+            const real g = (real)(k * ((double)dy[m] - mdy - xhat * mdyx));
+            dx[m] = add ? dx[m] + g : g;
         }
     }
+}
+
+void bn_backward(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
+                 real *dbias /* (C) */, const real *dout /* (C, M) */, const real *in /* (C, M) */,
+                 const real *mean /* (C) */, const real *rstd /* (C) */,
+                 const real *weight /* (C) */, int C, int M)
+{
+    backward(ctx, din, dweight, dbias, dout, in, mean, rstd, weight, C, M, 1);
+}
+
+void bn_backward_set(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
+                     real *dbias /* (C) */, const real *dout /* (C, M) */,
+                     const real *in /* (C, M) */, const real *mean /* (C) */,
+                     const real *rstd /* (C) */, const real *weight /* (C) */, int C, int M)
+{
+    backward(ctx, din, dweight, dbias, dout, in, mean, rstd, weight, C, M, 0);
 }

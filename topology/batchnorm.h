@@ -27,5 +27,10 @@ void bn_backward(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
                  real *dbias /* (C) */, const real *dout /* (C, M) */, const real *in /* (C, M) */,
                  const real *mean /* (C) */, const real *rstd /* (C) */,
                  const real *weight /* (C) */, int C, int M);
+/* bn_backward, except that din is overwritten instead of accumulated. */
+void bn_backward_set(sim_ctx *ctx, real *din /* (C, M) */, real *dweight /* (C) */,
+                     real *dbias /* (C) */, const real *dout /* (C, M) */,
+                     const real *in /* (C, M) */, const real *mean /* (C) */,
+                     const real *rstd /* (C) */, const real *weight /* (C) */, int C, int M);
 
 #endif

@@ -279,11 +279,6 @@ static void rows_copy(real *dst, int ds, const real *src, int ss, int rows, int 
     rows_apply(dst, ds, src, ss, rows, width, 0);
 }
 
-static void rows_add(real *dst, int ds, const real *src, int ss, int rows, int width)
-{
-    rows_apply(dst, ds, src, ss, rows, width, 1);
-}
-
 /* Copy images n0..n0+m of one channel into the interior of a tile whose
  * border is already zero. */
 static void dw_tile_load(real *tile /* (m, Hp, Wp) */, const real *src /* (N, H, W) */,
@@ -441,7 +436,7 @@ static void dw_forward_rows(real *out /* (N, Ho, Wo) */, const real *in /* (N, H
 static void dw_backward_tiled(real *din /* (N, H, W) or NULL */, real *dw /* (k, k) */,
                               const real *dout /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
                               const real *w /* (k, k) */, const conv2d_shape *s,
-                              const dw_tile *t)
+                              const dw_tile *t, int add)
 {
     real pin[DW_TILE];  /* padded input, then its gradient */
     real gbuf[DW_TILE];  /* front zeros, then dout in tile positions */
@@ -468,15 +463,15 @@ static void dw_backward_tiled(real *din /* (N, H, W) or NULL */, real *dw /* (k,
         memset(pin, 0, (size_t)Lin * sizeof *pin);
         dw_taps(pin, gbuf, wflip, k, Wp, Lin);
         for (int i = 0; i < m; i++)
-            rows_add(din + (size_t)(n0 + i) * H * W, W,
-                     pin + (size_t)i * t->plane + (size_t)p * Wp + p, Wp, H, W);
+            rows_apply(din + (size_t)(n0 + i) * H * W, W,
+                       pin + (size_t)i * t->plane + (size_t)p * Wp + p, Wp, H, W, add);
     }
 }
 
 /* Depthwise backward of one channel, any stride, row loops. */
 static void dw_backward_rows(real *din /* (N, H, W) or NULL */, real *dw /* (k, k) */,
                              const real *dout /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
-                             const real *w /* (k, k) */, const conv2d_shape *s)
+                             const real *w /* (k, k) */, const conv2d_shape *s, int add)
 {
     const int k = s->k, st = s->stride, p = s->pad, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo;
     for (int ki = 0; ki < k; ki++) {
@@ -505,6 +500,8 @@ static void dw_backward_rows(real *din /* (N, H, W) or NULL */, real *dw /* (k, 
     }
     if (!din)
         return;
+    if (!add)
+        memset(din, 0, (size_t)s->N * H * W * sizeof *din);
     for (int n = 0; n < s->N; n++)
         for (int oy = 0; oy < Ho; oy++) {
             const real *g = dout + ((size_t)n * Ho + oy) * Wo;
@@ -615,10 +612,12 @@ static void im2col(sim_ctx *ctx, real *col /* (Cg*k*k, N*Ho*Wo) */,
     }
 }
 
-/* din += col scattered back (the adjoint of im2col), parallel over input
- * channels; each channel sums its k*k rows in a fixed order. */
-static void col2im_add(sim_ctx *ctx, real *din /* (Cg, N, H, W) */,
-                       const real *col /* (Cg*k*k, N*Ho*Wo) */, int Cg, const conv2d_shape *s)
+/* din += col scattered back (the adjoint of im2col), or din = it when add
+ * is 0, parallel over input channels; each channel sums its k*k rows in a
+ * fixed order. */
+static void col2im(sim_ctx *ctx, real *din /* (Cg, N, H, W) */,
+                   const real *col /* (Cg*k*k, N*Ho*Wo) */, int Cg, const conv2d_shape *s,
+                   int add)
 {
     const int k = s->k, st = s->stride, p = s->pad, N = s->N, H = s->H, W = s->W, Ho = s->Ho,
               Wo = s->Wo;
@@ -626,6 +625,8 @@ static void col2im_add(sim_ctx *ctx, real *din /* (Cg, N, H, W) */,
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
     for (int ci = 0; ci < Cg; ci++) {
         real *dst = din + (size_t)ci * N * H * W;
+        if (!add)
+            memset(dst, 0, (size_t)N * H * W * sizeof *dst);
         for (int ki = 0; ki < k; ki++) {
             int ylo, yhi;
             tap_range(&ylo, &yhi, H, Ho, ki, st, p);
@@ -884,10 +885,9 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
     }
 }
 
-void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
-                     real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
-                     const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
-                     const real *w /* (Co, Ci/g, k, k) */, real *scratch, const conv2d_shape *s)
+/* conv2d_backward (add 1) and conv2d_backward_set (add 0). */
+static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real *dout,
+                     const real *in, const real *w, real *scratch, const conv2d_shape *s, int add)
 {
     assert(dw);
     const int N = s->N, g = s->groups, Cg = s->Ci / g, Cog = s->Co / g, kk = s->k * s->k;
@@ -906,9 +906,9 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             real *dx = din ? din + (size_t)c * NHW : NULL;
             const real *x = in + (size_t)c * NHW, *go = dout + (size_t)c * P;
             if (tiled)
-                dw_backward_tiled(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s, &t);
+                dw_backward_tiled(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s, &t, add);
             else
-                dw_backward_rows(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s);
+                dw_backward_rows(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s, add);
         }
         break;
     }
@@ -922,10 +922,10 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             else
                 blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg,
                               (int)P, 1, dw + (size_t)gi * Cog * Cg, Cg);
-            /* din (Cg, P) += W^T (Cg, Cog) * dout (Cog, P) */
+            /* din (Cg, P) (+)= W^T (Cg, Cog) * dout (Cog, P) */
             if (din)
-                blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P, 1,
-                          din + (size_t)gi * Cg * P, (int)P);
+                blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg, (int)P, Cog, 1, wg, Cg, dog, (int)P,
+                              add ? 1 : 0, din + (size_t)gi * Cg * P, (int)P);
         }
         break;
     case CONV2D_IM2COL:
@@ -945,8 +945,25 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
             /* dcol (Cg*k*k, P) = W^T (Cg*k*k, Cog) * dout (Cog, P), then scatter */
             blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog, (int)P, 0,
                       scratch, (int)P);
-            col2im_add(ctx, din + (size_t)gi * Cg * NHW, scratch, Cg, s);
+            col2im(ctx, din + (size_t)gi * Cg * NHW, scratch, Cg, s, add);
         }
         break;
     }
+}
+
+void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
+                     real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
+                     const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
+                     const real *w /* (Co, Ci/g, k, k) */, real *scratch, const conv2d_shape *s)
+{
+    backward(ctx, din, dw, dbias, dout, in, w, scratch, s, 1);
+}
+
+void conv2d_backward_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
+                         real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
+                         const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
+                         const real *w /* (Co, Ci/g, k, k) */, real *scratch,
+                         const conv2d_shape *s)
+{
+    backward(ctx, din, dw, dbias, dout, in, w, scratch, s, 0);
 }

@@ -56,6 +56,14 @@ void conv2d_backward(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
                      const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
                      const real *w /* (Co, Ci/g, k, k) */, real *scratch, const conv2d_shape *s);
 
+/* conv2d_backward, except that din is overwritten instead of accumulated
+ * (no zeroing pass ahead of it); dw and dbias still accumulate. */
+void conv2d_backward_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
+                         real *dw /* (Co, Ci/g, k, k) */, real *dbias /* (Co) or NULL */,
+                         const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
+                         const real *w /* (Co, Ci/g, k, k) */, real *scratch,
+                         const conv2d_shape *s);
+
 /* Multiply-accumulates of one forward pass (for energy accounting). */
 double conv2d_macs(const conv2d_shape *s);
 

@@ -23,8 +23,7 @@ void upsample2x_forward(real *out /* (rows, 2H, 2W) */, const real *in /* (rows,
         }
 }
 
-void upsample2x_backward(real *din /* (rows, H, W) */, const real *dout /* (rows, 2H, 2W) */,
-                         int rows, int H, int W)
+static void up_backward(real *din, const real *dout, int rows, int H, int W, int add)
 {
     const size_t W2 = 2 * (size_t)W;
     for (int r = 0; r < rows; r++)
@@ -32,9 +31,23 @@ void upsample2x_backward(real *din /* (rows, H, W) */, const real *dout /* (rows
             real *dst = din + ((size_t)r * H + y) * W;
             const real *s0 = dout + ((size_t)r * 2 * H + 2 * (size_t)y) * W2;
             const real *s1 = s0 + W2;
-            for (int x = 0; x < W; x++)
-                dst[x] += (s0[2 * x] + s0[2 * x + 1]) + (s1[2 * x] + s1[2 * x + 1]);
+            for (int x = 0; x < W; x++) {
+                const real g = (s0[2 * x] + s0[2 * x + 1]) + (s1[2 * x] + s1[2 * x + 1]);
+                dst[x] = add ? dst[x] + g : g;
+            }
         }
+}
+
+void upsample2x_backward(real *din /* (rows, H, W) */, const real *dout /* (rows, 2H, 2W) */,
+                         int rows, int H, int W)
+{
+    up_backward(din, dout, rows, H, W, 1);
+}
+
+void upsample2x_backward_set(real *din /* (rows, H, W) */, const real *dout /* (rows, 2H, 2W) */,
+                             int rows, int H, int W)
+{
+    up_backward(din, dout, rows, H, W, 0);
 }
 
 void gap_forward(real *out /* (rows) */, const real *in /* (rows, HW) */, int rows, int HW)
@@ -89,9 +102,9 @@ void scale_add_forward(real *out /* (C, M) */, const real *a /* (C, M) */, const
     }
 }
 
-void scale_add_backward(real *da /* (C, M) or NULL */, real *ds /* (C) or NULL */,
-                        real *db /* (C, M) or NULL */, const real *dout /* (C, M) */,
-                        const real *s /* (C) */, const real *b /* (C, M) */, int C, size_t M)
+/* scale_add_backward (add_db 1) and scale_add_backward_set (add_db 0). */
+static void sa_backward(real *da, real *ds, real *db, const real *dout, const real *s,
+                        const real *b, int C, size_t M, int add_db)
 {
     /* one thread per channel: the ds sum keeps its order for any thread count */
 #pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
@@ -109,7 +122,21 @@ void scale_add_backward(real *da /* (C, M) or NULL */, real *ds /* (C) or NULL *
         if (db) {
             const real sc = s[c];
             for (size_t m = 0; m < M; m++)
-                db[o + m] += sc * dout[o + m];
+                db[o + m] = add_db ? db[o + m] + sc * dout[o + m] : sc * dout[o + m];
         }
     }
+}
+
+void scale_add_backward(real *da /* (C, M) or NULL */, real *ds /* (C) or NULL */,
+                        real *db /* (C, M) or NULL */, const real *dout /* (C, M) */,
+                        const real *s /* (C) */, const real *b /* (C, M) */, int C, size_t M)
+{
+    sa_backward(da, ds, db, dout, s, b, C, M, 1);
+}
+
+void scale_add_backward_set(real *ds /* (C) or NULL */, real *db /* (C, M) */,
+                            const real *dout /* (C, M) */, const real *s /* (C) */,
+                            const real *b /* (C, M) */, int C, size_t M)
+{
+    sa_backward(NULL, ds, db, dout, s, b, C, M, 0);
 }

@@ -19,6 +19,9 @@ void upsample2x_forward(real *out /* (rows, 2H, 2W) */, const real *in /* (rows,
                         int rows, int H, int W);
 void upsample2x_backward(real *din /* (rows, H, W) */, const real *dout /* (rows, 2H, 2W) */,
                          int rows, int H, int W);
+/* The same, overwriting din instead of accumulating into it. */
+void upsample2x_backward_set(real *din /* (rows, H, W) */, const real *dout /* (rows, 2H, 2W) */,
+                             int rows, int H, int W);
 
 /* out[r] = mean over the HW plane of in[r]. */
 void gap_forward(real *out /* (rows) */, const real *in /* (rows, HW) */, int rows, int HW);
@@ -34,5 +37,8 @@ void scale_add_forward(real *out /* (C, M) */, const real *a /* (C, M) */, const
 /* da += dout; ds[c] += sum_m dout*b; db += s*dout. Any of da, ds, db may be NULL. */
 void scale_add_backward(real *da, real *ds, real *db, const real *dout, const real *s,
                         const real *b, int C, size_t M);
+/* ds[c] += sum_m dout*b (ds may be NULL); db = s*dout, overwritten. */
+void scale_add_backward_set(real *ds, real *db, const real *dout, const real *s, const real *b,
+                            int C, size_t M);
 
 #endif

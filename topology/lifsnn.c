@@ -497,36 +497,29 @@ static void level_backward(sim_ctx *ctx, lifsnn *m, int l, real *gu, real *g_in)
         /* out = uin + gamma * d2: gu already is the residual part of g(uin) */
         const real *gd2 = gu;
         if (R->gamma != NONE) {
-            zero(m->G1, CM);
-            scale_add_backward(NULL, G(R->gamma), m->G1, gu, P(R->gamma), K->d2, C, TM);
+            scale_add_backward_set(G(R->gamma), m->G1, gu, P(R->gamma), K->d2, C, TM);
             gd2 = m->G1;
         }
-        zero(m->G2, CM);
-        conv2d_backward(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
-                        &m->sh.dw[l]);
-        zero(m->G4a, 4 * CM);
-        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->hid.S,
-                        WHAT(R->pw2), scr, &m->sh.pw2[l]);
+        conv2d_backward_set(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
+                            &m->sh.dw[l]);
+        conv2d_backward_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->hid.S,
+                            WHAT(R->pw2), scr, &m->sh.pw2[l]);
         zero(m->G4b, 4 * CM);
         lif_backward(m->G4b, m->G4a, K->hid.H, 4 * C, T, M);
-        zero(m->G1, CM);
-        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
-                        WHAT(R->pw1), scr, &m->sh.pw1[l]);
-        zero(m->G2, CM);
-        conv2d_backward(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->in.S, P(R->dw1.w), scr,
-                        &m->sh.dw[l]);
+        conv2d_backward_set(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
+                            WHAT(R->pw1), scr, &m->sh.pw1[l]);
+        conv2d_backward_set(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->in.S, P(R->dw1.w),
+                            scr, &m->sh.dw[l]);
         lif_backward(gu, m->G2, K->in.H, C, T, M); /* gu += block path: g(uin) */
     }
     if (l == 0)
         return;
     const int Cp = Ch[l - 1];
     const size_t Mp = M_of(m, l - 1), nin = (size_t)Cp * T * Mp;
-    zero(m->G1, CM);
-    bn_backward(ctx, m->G1, G(L->down.bw), G(L->down.bb), gu, B->dpre, B->dstat, B->dstat + C,
-                P(L->down.bw), C, (int)TM);
-    zero(m->G2, nin);
-    conv2d_backward(ctx, m->G2, G(L->down.w), NULL, m->G1, B->down.S, P(L->down.w), scr,
-                    &m->sh.down[l]);
+    bn_backward_set(ctx, m->G1, G(L->down.bw), G(L->down.bb), gu, B->dpre, B->dstat,
+                    B->dstat + C, P(L->down.bw), C, (int)TM);
+    conv2d_backward_set(ctx, m->G2, G(L->down.w), NULL, m->G1, B->down.S, P(L->down.w), scr,
+                        &m->sh.down[l]);
     zero(g_in, nin);
     lif_backward(g_in, m->G2, B->down.H, Cp, T, Mp);
 }

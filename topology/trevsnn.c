@@ -838,51 +838,41 @@ static void level_backward(sim_ctx *ctx, trev_model *m, int t, int l, const leve
         const real *uin = k ? B->b[0].out : B->u0;
         const real *gd2 = gu;
         if (R->gamma != NONE) {
-            zero(m->G1, CM);
-            scale_add_backward(NULL, G(R->gamma), m->G1, gu, P(R->gamma), K->d2, C, M);
+            scale_add_backward_set(G(R->gamma), m->G1, gu, P(R->gamma), K->d2, C, M);
             gd2 = m->G1;
         }
-        zero(m->G2, CM);
-        conv2d_backward(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
-                        &S->dw);
-        zero(m->G4a, 4 * CM);
-        conv2d_backward(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->s1,
-                        WHAT(R->pw2), scr, &S->pw2);
-        zero(m->G4b, 4 * CM);
-        spike_backward(m->G4b, m->G4a, K->p1, 4 * CM);
-        zero(m->G1, CM);
-        conv2d_backward(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
-                        WHAT(R->pw1), scr, &S->pw1);
-        zero(m->G2, CM);
-        conv2d_backward(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->h, P(R->dw1.w), scr,
-                        &S->dw);
+        conv2d_backward_set(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
+                            &S->dw);
+        conv2d_backward_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->s1,
+                            WHAT(R->pw2), scr, &S->pw2);
+        spike_backward_set(m->G4b, m->G4a, K->p1, 4 * CM);
+        conv2d_backward_set(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
+                            WHAT(R->pw1), scr, &S->pw1);
+        conv2d_backward_set(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->h, P(R->dw1.w), scr,
+                            &S->dw);
         spike_backward(gu, m->G2, uin, CM); /* gu: residual + block path = g(uin) */
     }
     if (l == 0) {
         add_into(g_cin, gu, CM);
     } else {
         const size_t nin = (size_t)Ch[l - 1] * M_of(m, l - 1);
-        zero(m->G1, CM);
-        bn_backward(ctx, m->G1, G(L->down.bw), G(L->down.bb), gu, B->dpre, B->dstat, B->dstat + C,
-                    P(L->down.bw), C, (int)M);
-        zero(m->Gs, nin);
-        conv2d_backward(ctx, m->Gs, G(L->down.w), NULL, m->G1, B->sdown, P(L->down.w), scr,
-                        &S->down);
+        bn_backward_set(ctx, m->G1, G(L->down.bw), G(L->down.bb), gu, B->dpre, B->dstat,
+                        B->dstat + C, P(L->down.bw), C, (int)M);
+        conv2d_backward_set(ctx, m->Gs, G(L->down.w), NULL, m->G1, B->sdown, P(L->down.w), scr,
+                            &S->down);
         spike_backward(g_cin, m->Gs, cin, nin);
     }
     if (cup) {
         const size_t Mu = M_of(m, l + 1), nin = (size_t)Ch[l + 1] * Mu;
         const real *gbn = gu;
         if (l < 2) {
-            zero(m->Gt, (size_t)C * Mu);
-            upsample2x_backward(m->Gt, gu, C * m->n, m->R[l + 1], m->R[l + 1]);
+            upsample2x_backward_set(m->Gt, gu, C * m->n, m->R[l + 1], m->R[l + 1]);
             gbn = m->Gt;
         }
-        zero(m->G1, (size_t)C * Mu);
-        bn_backward(ctx, m->G1, G(L->up.bw), G(L->up.bb), gbn, B->upre, B->ustat, B->ustat + C,
-                    P(L->up.bw), C, (int)Mu);
-        zero(m->Gs, nin);
-        conv2d_backward(ctx, m->Gs, G(L->up.w), NULL, m->G1, B->sup, P(L->up.w), scr, &S->up);
+        bn_backward_set(ctx, m->G1, G(L->up.bw), G(L->up.bb), gbn, B->upre, B->ustat,
+                        B->ustat + C, P(L->up.bw), C, (int)Mu);
+        conv2d_backward_set(ctx, m->Gs, G(L->up.w), NULL, m->G1, B->sup, P(L->up.w), scr,
+                            &S->up);
         spike_backward(g_cup, m->Gs, cup, nin);
     }
 }

@@ -89,6 +89,11 @@ static void test_backward(void)
     spike_backward(acc, p.R, p.v, n);
     for (size_t i = 0; i < n; i++)
         CU_ASSERT_FATAL(acc[i] == pre[i] + dv[i]);
+    /* spike_backward_set overwrites what was there (NaN here) */
+    for (size_t i = 0; i < n; i++)
+        acc[i] = (real)NAN;
+    spike_backward_set(acc, p.R, p.v, n);
+    CU_ASSERT(memcmp(acc, dv, n * sizeof *acc) == 0);
 
     /* the edges: 0 and 1 are inside, anything beyond them outside */
     const real above = REAL_IS_DOUBLE ? (real)(1 + 1e-9) : (real)nextafterf(1.0f, 2.0f);

@@ -253,6 +253,17 @@ static void test_backward(void)
                                   TOL(1e-14, 1e-6)));
         CU_ASSERT(harness_close_d("bn accumulate dbias", pb, eb, C, TOL(1e-14, 1e-6),
                                   TOL(1e-14, 1e-6)));
+        /* bn_backward_set: din overwritten (NaN before), dweight and dbias
+         * still accumulate */
+        for (size_t i = 0; i < n; i++)
+            px[i] = (real)NAN;
+        memcpy(pw, dw, C * sizeof *pw), memcpy(pb, db, C * sizeof *pb);
+        bn_backward_set(&ctx, px, pw, pb, p.R, p.x, p.mean, p.rstd, p.w, C, M);
+        CU_ASSERT(memcmp(px, dx, n * sizeof *px) == 0);
+        for (int c = 0; c < C; c++) {
+            CU_ASSERT(pw[c] == dw[c] + dw[c]);
+            CU_ASSERT(pb[c] == db[c] + db[c]);
+        }
 #if REAL_IS_DOUBLE
         /* h well below the 1e-2 spread of the near-eps channel, where the
          * third derivative is large */

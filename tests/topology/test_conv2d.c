@@ -1,7 +1,7 @@
 /* test_conv2d.c - conv2d forward and backward against a naive seven-loop
  * reference in NCHW double arithmetic on many random shapes (all three
  * strategies), finite-difference gradients in the double build, accumulation
- * into pre-filled gradients, NULL din/dbias, bit-identical results with two
+ * into pre-filled gradients, conv2d_backward_set overwriting din, NULL din/dbias, bit-identical results with two
  * threads, and rejection of bad shapes. The sparse path for binary spike
  * inputs: against the reference and the dense path at densities from 0 to
  * all ones and just below and at its threshold, thread invariance (1, 2, 3
@@ -309,6 +309,28 @@ static void test_backward_reference(void)
         CU_ASSERT(harness_close_d(what, dw, dw_ref, c.nw, rtol, at_w));
         snprintf(what, sizeof what, "dbias (%s)", name);
         CU_ASSERT(harness_close_d(what, db, db_ref, (size_t)s->Co, rtol, at_w));
+
+        /* conv2d_backward_set overwrites din (here full of NaN) and still
+         * accumulates dw and dbias */
+        double *din_ref0 = xcalloc(c.nin, sizeof(double));
+        for (size_t j = 0; j < c.nw; j++)
+            dw_ref[j] = (double)dw_pre[j];
+        for (int j = 0; j < s->Co; j++)
+            db_ref[j] = (double)db_pre[j];
+        ref_backward(din_ref0, dw_ref, db_ref, dout_nchw, c.in_nchw, c.w, s);
+        for (size_t j = 0; j < c.nin; j++)
+            din[j] = (real)NAN;
+        memcpy(dw, dw_pre, c.nw * sizeof *dw);
+        memcpy(db, db_pre, (size_t)s->Co * sizeof *db);
+        conv2d_backward_set(&ctx, din, dw, db, c.r, c.in, c.w, c.scratch, s);
+        tensor_cnhw_to_nchw(din_nchw, din, s->N, s->Ci, HW);
+        snprintf(what, sizeof what, "din overwritten (%s)", name);
+        CU_ASSERT(harness_close_d(what, din_nchw, din_ref0, c.nin, rtol, at_in));
+        snprintf(what, sizeof what, "dw beside overwritten din (%s)", name);
+        CU_ASSERT(harness_close_d(what, dw, dw_ref, c.nw, rtol, at_w));
+        snprintf(what, sizeof what, "dbias beside overwritten din (%s)", name);
+        CU_ASSERT(harness_close_d(what, db, db_ref, (size_t)s->Co, rtol, at_w));
+        free(din_ref0);
 
         /* din and dbias NULL: dw alone */
         memcpy(dw, dw_pre, c.nw * sizeof *dw);

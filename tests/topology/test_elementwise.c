@@ -101,6 +101,10 @@ static void test_upsample(void)
         memcpy(acc, pre, nin * sizeof *acc);
         upsample2x_backward(acc, p.R, p.rows, p.H, p.W);
         CU_ASSERT(check_accum("upsample accumulate", acc, pre, din, nin));
+        for (size_t i = 0; i < nin; i++)
+            acc[i] = (real)NAN;
+        upsample2x_backward_set(acc, p.R, p.rows, p.H, p.W);
+        CU_ASSERT(memcmp(acc, din, nin * sizeof *acc) == 0);
 #if REAL_IS_DOUBLE
         CU_ASSERT(harness_grad_check("upsample d/din", up_loss, &p, p.in, din, nin, 1e-5, 1e-6,
                                      NULL, 0));
@@ -290,6 +294,13 @@ static void test_scale_add(void)
         CU_ASSERT(check_accum("scale_add accumulate da", aa, pa, da, n));
         CU_ASSERT(check_accum("scale_add accumulate db", ab, pb, db, n));
         CU_ASSERT(check_accum("scale_add accumulate ds", as, ps, ds, C));
+        /* scale_add_backward_set: db overwritten (NaN before), ds accumulates */
+        for (size_t i = 0; i < n; i++)
+            ab[i] = (real)NAN;
+        memcpy(as, ps, C * sizeof *as);
+        scale_add_backward_set(as, ab, p.R, p.s, p.in2, C, M);
+        CU_ASSERT(memcmp(ab, db, n * sizeof *ab) == 0);
+        CU_ASSERT(check_accum("scale_add_backward_set ds", as, ps, ds, C));
 #if REAL_IS_DOUBLE
         CU_ASSERT(harness_grad_check("scale_add d/da", sa_loss, &p, p.in, da, n, 1e-5, 1e-6, NULL,
                                      0));
