@@ -94,6 +94,29 @@ static inline int id_channel(int32_t id, int HW, int *c, int32_t *base)
     return (int)(id - *base);
 }
 
+/* Calls BODY(args..., width) with the width as a compile-time constant for
+ * the channel counts of the presets (so the vector loops over channels
+ * unroll and the source vector stays in registers), else as a variable. */
+#define BY_WIDTH(width, BODY, ...)                                                                 \
+    do {                                                                                           \
+        switch (width) {                                                                           \
+        case 16:                                                                                   \
+            BODY(__VA_ARGS__, 16);                                                                 \
+            break;                                                                                 \
+        case 32:                                                                                   \
+            BODY(__VA_ARGS__, 32);                                                                 \
+            break;                                                                                 \
+        case 64:                                                                                   \
+            BODY(__VA_ARGS__, 64);                                                                 \
+            break;                                                                                 \
+        case 128:                                                                                  \
+            BODY(__VA_ARGS__, 128);                                                                \
+            break;                                                                                 \
+        default:                                                                                   \
+            BODY(__VA_ARGS__, width);                                                              \
+        }                                                                                          \
+    } while (0)
+
 /* Nonzero values in v[0..n). */
 static inline int count_nonzero(const real *v, int n)
 {
@@ -126,6 +149,24 @@ static const real *spike_map_fill(const projection *pr, const int32_t *ids, int3
 
 /* ---- PROJ_CONV and PROJ_CONV1X1: weights (Ci, k, k, Co) ---- */
 
+/* Each spike adds its channel's weight vector at every tap. */
+static inline __attribute__((always_inline)) void
+conv_spikes_scatter(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
+                    int HW, int kk, uint64_t *cnt, const int Co)
+{
+    int ci = 0;
+    int32_t base = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const int q = id_channel(ids[i], HW, &ci, &base);
+        const int32_t *pos, *tap;
+        const int nt = taps_of(pr, q, &pos, &tap);
+        const real *wc = w + (size_t)ci * kk * Co;
+        for (int j = 0; j < nt; j++)
+            vec_add(dst + (size_t)pos[j] * Co, wc + (size_t)tap[j] * Co, Co);
+        *cnt += (uint64_t)nt * (uint64_t)Co;
+    }
+}
+
 static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
                         int32_t n, uint64_t *ops)
 {
@@ -139,17 +180,7 @@ static void conv_spikes(const projection *pr, real *dst, const real *w, const in
         conv_graded(pr, dst, w, spike_map_fill(pr, ids, n), &ev, ops);
         return;
     }
-    int ci = 0;
-    int32_t base = 0;
-    for (int32_t i = 0; i < n; i++) {
-        const int q = id_channel(ids[i], HW, &ci, &base);
-        const int32_t *pos, *tap;
-        const int nt = taps_of(pr, q, &pos, &tap);
-        const real *wc = w + (size_t)ci * kk * Co;
-        for (int j = 0; j < nt; j++)
-            vec_add(dst + (size_t)pos[j] * Co, wc + (size_t)tap[j] * Co, Co);
-        cnt += (uint64_t)nt * (uint64_t)Co;
-    }
+    BY_WIDTH(Co, conv_spikes_scatter, pr, dst, w, ids, n, HW, kk, &cnt);
     *ops += cnt;
 }
 
@@ -222,10 +253,50 @@ static void dw_spikes(const projection *pr, real *dst, const real *w, const int3
 /* Graded values: per source pixel and tap one vector multiply-add over the
  * channels (zeros included: they add exactly nothing); the counters count
  * only the nonzero values' taps, as the event semantics does. */
+/* The model's depthwise maps (stride 1, "same" padding) gathered per
+ * target pixel: dst[o] gets the products of its k*k sources added in the
+ * order the scatter adds them (sources ascending), one after another from
+ * its old value, so the sums are bit-identical to the scatter's; all-zero
+ * sources add exactly 0. The target vector stays in registers across the
+ * taps instead of being loaded and stored k*k times. */
+#define DW_GATHER_CMAX 1024
+static inline __attribute__((always_inline)) void
+dw_graded_gather(const projection *pr, real *dst, const real *w, const real *vals, const int C)
+{
+    const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad;
+    real acc[DW_GATHER_CMAX];
+    for (int oy = 0; oy < H; oy++)
+        for (int ox = 0; ox < W; ox++) {
+            real *restrict y = dst + ((size_t)oy * W + ox) * C;
+            for (int c = 0; c < C; c++)
+                acc[c] = y[c];
+            for (int ky = 0; ky < k; ky++) {
+                const int iy = oy + ky - p;
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    const int ix = ox + kx - p;
+                    if (ix < 0 || ix >= W)
+                        continue;
+                    const real *restrict v = vals + ((size_t)iy * W + ix) * C;
+                    const real *restrict wt = w + (size_t)(ky * k + kx) * C;
+                    for (int c = 0; c < C; c++)
+                        acc[c] += v[c] * wt[c];
+                }
+            }
+            for (int c = 0; c < C; c++)
+                y[c] = acc[c];
+        }
+}
+
+/* Graded values: per source pixel and tap one vector multiply-add over the
+ * channels (zeros included: they add exactly nothing); the counters count
+ * only the nonzero values' taps, as the event semantics does. */
 static void dw_graded(const projection *pr, real *dst, const real *w, const real *vals,
                       uint64_t *events, uint64_t *ops)
 {
     const int C = pr->Co, HW = pr->H * pr->W;
+    const int gather = pr->stride == 1 && 2 * pr->pad == pr->k - 1 && C <= DW_GATHER_CMAX;
     uint64_t ev = 0, cnt = 0;
     for (int q = 0; q < HW; q++) {
         const real *restrict v = vals + (size_t)q * C;
@@ -234,15 +305,19 @@ static void dw_graded(const projection *pr, real *dst, const real *w, const real
             continue;
         const int32_t *pos, *tap;
         const int nt = taps_of(pr, q, &pos, &tap);
+        ev += nz;
+        cnt += nz * (uint64_t)nt;
+        if (gather)
+            continue;
         for (int j = 0; j < nt; j++) {
             real *restrict y = dst + (size_t)pos[j] * C;
             const real *restrict wt = w + (size_t)tap[j] * C;
             for (int c = 0; c < C; c++)
                 y[c] += v[c] * wt[c];
         }
-        ev += nz;
-        cnt += nz * (uint64_t)nt;
     }
+    if (gather)
+        BY_WIDTH(C, dw_graded_gather, pr, dst, w, vals);
     *events += ev;
     *ops += cnt;
 }
