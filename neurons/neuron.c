@@ -3,9 +3,10 @@
  * emitted spike lists and graded outputs.
  *
  * An update is one vectorizable pass over the neurons in storage order that
- * marks the neurons that fire (a byte each) and counts them per channel; the
- * spike list is then written in ascending public id c*HW + p by walking the
- * channels that fired over the positions (a branch-free append). */
+ * marks the neurons that fire (a bit each, in one 64-bit word per channel
+ * and 64 positions) and counts them per channel; the spike list is then
+ * written in ascending public id c*HW + p by walking the set bits of each
+ * channel that fired, so its cost follows the spikes, not the neurons. */
 #include "neuron.h"
 
 #include <assert.h>
@@ -15,12 +16,19 @@
 
 /* One update rule per model (STYLE.md item 3). Reads and clears p->input,
  * updates p->state, writes graded values to g (may be NULL) and counts their
- * nonzeros into *nnz, marks every neuron that fires in fired[] (storage
- * order, 0 or 1) and counts them per channel into p->chan_count; returns the
+ * nonzeros into *nnz, sets the bit of every neuron that fires in fired[]
+ * (zeroed by the caller; bit q%64 of word (q/64)*C + c for position q and
+ * channel c) and counts them per channel into p->chan_count; returns the
  * spike count. No data-dependent store, so the loops vectorize. */
 typedef int32_t (*update_fn)(population *p, const real *bias /* (C) */,
                              const real *alpha /* (C) or NULL */, real *g /* (H, W, C) */,
-                             unsigned char *fired /* (H, W, C) */, int32_t *nnz);
+                             uint64_t *fired /* (ceil(HW/64), C) */, int32_t *nnz);
+
+/* Words of the fired bit map of C channels over HW positions. */
+static size_t fired_words(int C, int HW)
+{
+    return (size_t)C * (size_t)((HW + 63) / 64);
+}
 
 /* Spikes of an update: the sum of its per-channel counts. */
 static int32_t total_count(const int32_t *cnt, int C)
@@ -32,7 +40,7 @@ static int32_t total_count(const int32_t *cnt, int C)
 }
 
 static int32_t update_turn_off(population *p, const real *bias, const real *alpha, real *g,
-                               unsigned char *fired, int32_t *nnz)
+                               uint64_t *fired, int32_t *nnz)
 {
     (void)alpha;
     const int C = p->C, HW = p->HW;
@@ -42,7 +50,8 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
     for (int q = 0; q < HW; q++) {
         real *restrict in = p->input + (size_t)q * C;
         real *restrict gq = g ? g + (size_t)q * C : NULL;
-        unsigned char *restrict f = fired + (size_t)q * C;
+        uint64_t *restrict f = fired + (size_t)(q >> 6) * C;
+        const int sh = q & 63;
         for (int c = 0; c < C; c++) {
             real v = in[c] + bias[c];
             in[c] = 0;
@@ -50,7 +59,7 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
                 gq[c] = v;
                 nz += v != 0;
             }
-            f[c] = v >= th;
+            f[c] |= (uint64_t)(v >= th) << sh;
             cnt[c] += v >= th;
         }
     }
@@ -59,7 +68,7 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
 }
 
 static int32_t update_turn_on(population *p, const real *bias, const real *alpha, real *g,
-                              unsigned char *fired, int32_t *nnz)
+                              uint64_t *fired, int32_t *nnz)
 {
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
@@ -69,7 +78,8 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
         real *restrict in = p->input + (size_t)q * C;
         real *restrict s = p->state + (size_t)q * C;
         real *restrict gq = g ? g + (size_t)q * C : NULL;
-        unsigned char *restrict f = fired + (size_t)q * C;
+        uint64_t *restrict f = fired + (size_t)(q >> 6) * C;
+        const int sh = q & 63;
         for (int c = 0; c < C; c++) {
             real v = in[c] + bias[c] + alpha[c] * s[c];
             in[c] = 0;
@@ -78,7 +88,7 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
                 gq[c] = v;
                 nz += v != 0;
             }
-            f[c] = v >= th;
+            f[c] |= (uint64_t)(v >= th) << sh;
             cnt[c] += v >= th;
         }
     }
@@ -87,7 +97,7 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
 }
 
 static int32_t update_lif(population *p, const real *bias, const real *alpha, real *g,
-                          unsigned char *fired, int32_t *nnz)
+                          uint64_t *fired, int32_t *nnz)
 {
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
@@ -97,7 +107,8 @@ static int32_t update_lif(population *p, const real *bias, const real *alpha, re
         real *restrict in = p->input + (size_t)q * C;
         real *restrict s = p->state + (size_t)q * C;
         real *restrict gq = g ? g + (size_t)q * C : NULL;
-        unsigned char *restrict f = fired + (size_t)q * C;
+        uint64_t *restrict f = fired + (size_t)(q >> 6) * C;
+        const int sh = q & 63;
         for (int c = 0; c < C; c++) {
             real v = alpha[c] * s[c] + in[c] + bias[c];
             in[c] = 0;
@@ -107,7 +118,7 @@ static int32_t update_lif(population *p, const real *bias, const real *alpha, re
             }
             int fi = v >= th;
             s[c] = fi ? 0 : v; /* hard reset */
-            f[c] = (unsigned char)fi;
+            f[c] |= (uint64_t)fi << sh;
             cnt[c] += fi;
         }
     }
@@ -116,7 +127,7 @@ static int32_t update_lif(population *p, const real *bias, const real *alpha, re
 }
 
 static int32_t update_relay(population *p, const real *bias, const real *alpha, real *g,
-                            unsigned char *fired, int32_t *nnz)
+                            uint64_t *fired, int32_t *nnz)
 {
     (void)alpha;
     (void)fired;
@@ -276,7 +287,7 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     ovf |= plan(&total, &o_input, n, sizeof(real));
     if (spikes) {
         ovf |= plan(&total, &o_spk, dn, sizeof(int32_t));
-        ovf |= plan(&total, &o_scr, n, sizeof(unsigned char));
+        ovf |= plan(&total, &o_scr, fired_words(s->C, s->H * s->W), sizeof(uint64_t));
     }
     ovf |= plan(&total, &o_nspk, D, sizeof(int32_t));
     if (keep_graded)
@@ -316,7 +327,7 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     p->input = (real *)(block + o_input);
     if (spikes) {
         p->spikes = (int32_t *)(block + o_spk);
-        p->fired = block + o_scr;
+        p->fired = (uint64_t *)(block + o_scr);
     }
     p->nspikes = (int32_t *)(block + o_nspk);
     if (keep_graded)
@@ -367,23 +378,26 @@ void pop_update(population *p, int64_t t)
     real *g = p->graded ? p->graded + slot * (size_t)p->n : NULL;
     int32_t *out = p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
     memset(p->chan_count, 0, (size_t)C * sizeof *p->chan_count);
+    if (p->fired)
+        memset(p->fired, 0, fired_words(C, p->HW) * sizeof *p->fired);
     int32_t nnz = 0;
     int32_t k = models[p->model].update(p, bias, alpha, g, p->fired, &nnz);
     if (k > 0) {
-        /* public order, ascending c*HW + q: walk each channel that fired
-         * over the positions, appending without a branch (the id written at
-         * out[m] is overwritten unless that neuron fired; m never passes
-         * the neuron's own public index) */
-        const int HW = p->HW;
-        const unsigned char *f = p->fired;
+        /* public order, ascending c*HW + q: the set bits of each channel
+         * that fired, word by word */
+        const int HW = p->HW, nw = (HW + 63) / 64;
+        const uint64_t *f = p->fired;
         int32_t m = 0;
         for (int c = 0; c < C && m < k; c++) {
             if (!p->chan_count[c])
                 continue;
-            const int32_t base = c * HW;
-            for (int q = 0; q < HW; q++) {
-                out[m] = base + q;
-                m += f[(size_t)q * C + c];
+            for (int w = 0; w < nw; w++) {
+                uint64_t x = f[(size_t)w * C + c];
+                const int32_t base = c * HW + 64 * w;
+                while (x) {
+                    out[m++] = base + __builtin_ctzll(x);
+                    x &= x - 1;
+                }
             }
         }
         assert(m == k);

@@ -85,7 +85,8 @@ typedef struct {
     int32_t *nnz;        /* (depth) nonzero graded values per slot */
     int64_t *slot_t;     /* (depth) timestep a slot holds, -1 for none */
     int32_t *chan_count;  /* (C) spikes per channel of the last update */
-    unsigned char *fired; /* (H, W, C) 1 where the last update fired */
+    uint64_t *fired;      /* (ceil(HW/64), C): bit q%64 of word (q/64, c) is set when
+                           * neuron (q, c) fired in the last update */
     int64_t last_t;      /* timestep of the last update, -1 before the first */
     /* counters: spikes of the last update, since the last counter reset,
      * and how many updates that covers (firing rate = total / (n * updates)) */
