@@ -196,7 +196,9 @@ static void conv_graded(const projection *pr, real *dst, const real *w, const re
     if (pr->map == PROJ_CONV1X1) {
         const uint64_t nz = (uint64_t)count_nonzero(vals, HW * Ci);
         if (nz * PROJ_GEMM_DENSITY_INV >= (uint64_t)HW * (uint64_t)Ci) {
-            blas_gemm(BLAS_N, BLAS_N, HW, Co, Ci, 1, vals, Ci, w, Co, 1, dst, Co);
+            /* one thread; blas_gemm_par cuts a wide product into column
+             * pieces that OpenBLAS runs without re-packing the weights */
+            blas_gemm_par(1, BLAS_N, BLAS_N, HW, Co, Ci, 1, vals, Ci, w, Co, 1, dst, Co);
             *events += nz;
             *ops += nz * (uint64_t)Co;
             return;
