@@ -156,6 +156,14 @@ conv_spikes_scatter(const projection *pr, real *dst, const real *w, const int32_
 {
     int ci = 0;
     int32_t base = 0;
+    if (pr->map == PROJ_CONV1X1) { /* one tap: the source pixel itself */
+        for (int32_t i = 0; i < n; i++) {
+            const int q = id_channel(ids[i], HW, &ci, &base);
+            vec_add(dst + (size_t)q * Co, w + (size_t)ci * Co, Co);
+        }
+        *cnt += (uint64_t)n * (uint64_t)Co;
+        return;
+    }
     for (int32_t i = 0; i < n; i++) {
         const int q = id_channel(ids[i], HW, &ci, &base);
         const int32_t *pos, *tap;
