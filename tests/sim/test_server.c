@@ -131,6 +131,38 @@ static void reference_logits(const unsigned char *px, real *logits, int *cls)
     free(all);
 }
 
+/* The raster's events: [t,population,id] triples, at most
+ * SERVER_RASTER_MAX, t < T, ordered by (t, population) with ascending ids
+ * inside each, and closed by "]}". */
+static void check_raster(const char *body)
+{
+    const char *p = strstr(body, "\"events\": [");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    p += strlen("\"events\": [");
+    const int T = trev_cfg(g_model)->T;
+    long n = 0, pt = -1, pp = -1, pid = -1, bad = 0;
+    while (*p == '[') {
+        char *e;
+        long v[3];
+        p++;
+        for (int k = 0; k < 3; k++) {
+            v[k] = strtol(p, &e, 10);
+            bad += e == p || (k < 2 ? *e != ',' : *e != ']');
+            p = e + 1;
+        }
+        bad += v[0] < 0 || v[0] >= T || v[1] < 0 || v[2] < 0;
+        int same = v[0] == pt && v[1] == pp;
+        bad += v[0] < pt || (v[0] == pt && v[1] < pp) || (same && v[2] <= pid);
+        pt = v[0], pp = v[1], pid = v[2];
+        n++;
+        if (*p == ',')
+            p++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(n > 0 && n <= SERVER_RASTER_MAX);
+    CU_ASSERT(strncmp(p, "]}", 2) == 0);
+}
+
 /* A classify response against the reference. */
 static void check_classify(const char *what, int status, const char *body)
 {
@@ -152,6 +184,7 @@ static void check_classify(const char *what, int status, const char *body)
     CU_ASSERT(json_get_number(body, "accumulates", &acs) && acs > 0);
     CU_ASSERT(json_get_number(body, "energy_uj", &energy) && energy > 0);
     CU_ASSERT(strstr(body, "\"raster\": {") && strstr(body, "\"per_timestep\": ["));
+    check_raster(body);
 }
 
 static void test_classify_formats(void)
