@@ -90,6 +90,13 @@ void leaky_relu_backward(real *din /* (n) */, const real *dout /* (n) */, const 
     }
 }
 
+void add_forward(real *out, const real *a, const real *b, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
 void scale_add_forward(real *out /* (C, M) */, const real *a /* (C, M) */, const real *s /* (C) */,
                        const real *b /* (C, M) */, int C, size_t M)
 {

@@ -31,6 +31,9 @@ void gap_backward(real *din /* (rows, HW) */, const real *dout /* (rows) */, int
 void leaky_relu_forward(real *out, const real *in, size_t n, real slope);
 void leaky_relu_backward(real *din, const real *dout, const real *in, size_t n, real slope);
 
+/* out = a + b elementwise; out may equal a or b. */
+void add_forward(real *out, const real *a, const real *b, size_t n);
+
 /* out[c, m] = a[c, m] + s[c] * b[c, m]; out may equal a or b. */
 void scale_add_forward(real *out /* (C, M) */, const real *a /* (C, M) */, const real *s /* (C) */,
                        const real *b /* (C, M) */, int C, size_t M);

@@ -414,8 +414,7 @@ static void level_forward(sim_ctx *ctx, lifsnn *m, int l, int train, int update_
         if (R->gamma != NONE) {
             scale_add_forward(K->out, uin, P(R->gamma), K->d2, C, (size_t)T * M);
         } else {
-            for (size_t i = 0; i < CM; i++)
-                K->out[i] = uin[i] + K->d2[i];
+            add_forward(K->out, uin, K->d2, CM);
         }
         uin = K->out;
     }

@@ -759,8 +759,7 @@ static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *
         if (R->gamma != NONE) {
             scale_add_forward(K->out, uin, P(R->gamma), K->d2, C, M);
         } else {
-            for (size_t i = 0; i < CM; i++)
-                K->out[i] = uin[i] + K->d2[i];
+            add_forward(K->out, uin, K->d2, CM);
         }
         uin = K->out;
     }
@@ -911,6 +910,7 @@ static void head_backward(sim_ctx *ctx, trev_model *m, int t, const real *c3, co
 static void rebuild_state(real *cprev, const real *c, const real *F, const real *alpha, int C,
                           size_t M)
 {
+#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int ch = 0; ch < C; ch++) {
         const real a = alpha[ch];
         const size_t o = (size_t)ch * M;

@@ -316,9 +316,35 @@ static void test_scale_add(void)
     ctx_free(&ctx);
 }
 
+/* out = a + b, exactly, in and out of place, below and above the size that
+ * runs in parallel (2 threads). */
+static void test_add(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 25);
+    const size_t sizes[] = {1, 37, ELEMENTWISE_PAR_MIN + 5};
+    for (int r = 0; r < 3; r++) {
+        const size_t n = sizes[r];
+        real *a = alloc_real(n), *b = alloc_real(n), *out = alloc_real(n), *tmp = alloc_real(n);
+        rng_fill_uniform(&ctx, RNG_AUX, a, n, -2, 2);
+        rng_fill_uniform(&ctx, RNG_AUX, b, n, -2, 2);
+        add_forward(out, a, b, n);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += out[i] != a[i] + b[i];
+        CU_ASSERT_EQUAL(bad, 0);
+        memcpy(tmp, a, n * sizeof *tmp);
+        add_forward(tmp, tmp, b, n);
+        CU_ASSERT(memcmp(tmp, out, n * sizeof *tmp) == 0);
+        free(a), free(b), free(out), free(tmp);
+    }
+    ctx_free(&ctx);
+}
+
 int main(void)
 {
     static const harness_test tests[] = {
+        {"elementwise add", test_add},
         {"nearest x2 upsampling", test_upsample},
         {"global average pooling", test_gap},
         {"leaky ReLU", test_leaky_relu},
