@@ -197,7 +197,9 @@ static const spec fixed_specs[] = {
     {2, 3, 6, 5, 3, 1, 1, 0, 3, 1},     /* depthwise 1x1 */
     {2, 3, 9, 8, 5, 1, 2, 0, 1, 1},     /* 1x1 stride 2: im2col */
     {2, 3, 5, 5, 4, 1, 1, 1, 1, 0},     /* 1x1 padded: im2col */
-    {2, 16, 16, 16, 32, 3, 2, 1, 1, 0}, /* Down conv of the model */
+    {2, 16, 16, 16, 32, 3, 2, 1, 1, 0}, /* Down conv of the model (stride 2, 8 wide) */
+    {2, 32, 8, 8, 64, 3, 2, 1, 1, 0},   /* the next Down conv (4 wide) */
+    {1, 2, 32, 31, 3, 3, 2, 1, 1, 1},   /* stride 2, 16 wide, odd input width */
     {2, 1, 32, 32, 16, 3, 1, 1, 1, 1},  /* stem conv */
     {2, 4, 6, 6, 8, 3, 1, 1, 2, 1},     /* grouped 3x3 */
     {1, 2, 3, 3, 2, 5, 1, 2, 1, 1},     /* kernel larger than the image */
