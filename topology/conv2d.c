@@ -475,6 +475,88 @@ static void dw4_backward(real *din /* (N, 16) or NULL */, real *dw /* (9) */,
     for (int t = 0; t < 9; t++)
         dw[t] += _mm512_reduce_add_ps(gw[t]);
 }
+
+/* The same for planes 16 wide (level 0): a row is one vector, and the taps
+ * of a row are that row shifted by one lane left or right with a zero
+ * coming in. 16 channels of 16x16 at batch 64, one thread: forward 153 ->
+ * 106 us, backward 348 -> 187 us. */
+static int dw16_applies(const conv2d_shape *s)
+{
+    return s->k == 3 && s->stride == 1 && s->pad == 1 && s->W == 16 && s->H <= 64;
+}
+
+/* r shifted by dx in {-1, 0, 1} lanes: lane x gets r[x + dx], 0 outside. */
+static inline __m512 dw16_shift(__m512 r, int dx)
+{
+    if (dx == 0)
+        return r;
+    const __m512i left = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0);
+    const __m512i right = _mm512_set_epi32(15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+    return dx < 0 ? _mm512_maskz_permutexvar_ps((__mmask16)0xFFFE, left, r)
+                  : _mm512_maskz_permutexvar_ps((__mmask16)0x7FFF, right, r);
+}
+
+static void dw16_forward(real *out /* (N, H, 16) */, const real *in /* (N, H, 16) */,
+                         const real *w /* (9) */, real b, int N, int H)
+{
+    for (int n = 0; n < N; n++) {
+        const real *x = in + (size_t)n * H * 16;
+        real *o = out + (size_t)n * H * 16;
+        for (int y = 0; y < H; y++) {
+            __m512 acc = _mm512_set1_ps(b);
+            for (int ky = 0; ky < 3; ky++) {
+                const int iy = y + ky - 1;
+                if (iy < 0 || iy >= H)
+                    continue;
+                const __m512 r = _mm512_loadu_ps(x + (size_t)iy * 16);
+                for (int kx = 0; kx < 3; kx++)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * 3 + kx]), dw16_shift(r, kx - 1), acc);
+            }
+            _mm512_storeu_ps(o + (size_t)y * 16, acc);
+        }
+    }
+}
+
+static void dw16_backward(real *din /* (N, H, 16) or NULL */, real *dw /* (9) */,
+                          const real *dout /* (N, H, 16) */, const real *in /* (N, H, 16) */,
+                          const real *w /* (9) */, int N, int H, int add)
+{
+    __m512 gw[9];
+    for (int t = 0; t < 9; t++)
+        gw[t] = _mm512_setzero_ps();
+    for (int n = 0; n < N; n++) {
+        const real *x = in + (size_t)n * H * 16, *g = dout + (size_t)n * H * 16;
+        for (int y = 0; y < H; y++) {
+            const __m512 gy = _mm512_loadu_ps(g + (size_t)y * 16);
+            for (int ky = 0; ky < 3; ky++) {
+                const int iy = y + ky - 1;
+                if (iy < 0 || iy >= H)
+                    continue;
+                const __m512 r = _mm512_loadu_ps(x + (size_t)iy * 16);
+                for (int kx = 0; kx < 3; kx++)
+                    gw[ky * 3 + kx] = _mm512_fmadd_ps(gy, dw16_shift(r, kx - 1), gw[ky * 3 + kx]);
+            }
+        }
+        if (!din)
+            continue;
+        real *dx = din + (size_t)n * H * 16;
+        for (int iy = 0; iy < H; iy++) { /* input row iy feeds output rows iy + 1 - ky */
+            __m512 acc = add ? _mm512_loadu_ps(dx + (size_t)iy * 16) : _mm512_setzero_ps();
+            for (int ky = 0; ky < 3; ky++) {
+                const int y = iy + 1 - ky;
+                if (y < 0 || y >= H)
+                    continue;
+                const __m512 gy = _mm512_loadu_ps(g + (size_t)y * 16);
+                for (int kx = 0; kx < 3; kx++)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * 3 + kx]), dw16_shift(gy, 1 - kx),
+                                          acc);
+            }
+            _mm512_storeu_ps(dx + (size_t)iy * 16, acc);
+        }
+    }
+    for (int t = 0; t < 9; t++)
+        dw[t] += _mm512_reduce_add_ps(gw[t]);
+}
 #else
 #define DW4 0
 #endif
@@ -944,7 +1026,7 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
         dw_tile t;
         const int tiled = dw_tile_of(s, &t);
 #if DW4
-        const int dw4 = dw4_applies(s);
+        const int dw4 = dw4_applies(s), dw16 = dw16_applies(s);
         const dw4_perm d4 = dw4_perms();
 #endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
@@ -955,6 +1037,10 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
 #if DW4
             if (dw4) {
                 dw4_forward(o, x, wc, b, N, &d4);
+                continue;
+            }
+            if (dw16) {
+                dw16_forward(o, x, wc, b, N, s->H);
                 continue;
             }
 #endif
@@ -1009,7 +1095,7 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
         dw_tile t;
         const int tiled = dw_tile_of(s, &t);
 #if DW4
-        const int dw4 = dw4_applies(s);
+        const int dw4 = dw4_applies(s), dw16 = dw16_applies(s);
         const dw4_perm d4 = dw4_perms();
 #endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
@@ -1019,6 +1105,10 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
 #if DW4
             if (dw4) {
                 dw4_backward(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, N, add, &d4);
+                continue;
+            }
+            if (dw16) {
+                dw16_backward(dx, dw + (size_t)c * kk, go, x, w + (size_t)c * kk, N, s->H, add);
                 continue;
             }
 #endif

@@ -191,6 +191,7 @@ static const spec fixed_specs[] = {
     {2, 16, 8, 8, 32, 1, 1, 0, 1, 1},   /* 1x1 GEMM, model-like */
     {20, 3, 16, 16, 3, 3, 1, 1, 3, 1},  /* depthwise, two tiles */
     {13, 2, 4, 4, 2, 3, 1, 1, 2, 0},    /* depthwise 4x4 planes */
+    {3, 2, 5, 16, 2, 3, 1, 1, 2, 1},    /* depthwise rows 16 wide */
     {2, 2, 70, 67, 2, 3, 1, 1, 2, 1},   /* depthwise, plane larger than a tile */
     {3, 3, 9, 11, 3, 5, 2, 2, 3, 1},    /* depthwise stride 2 */
     {2, 4, 8, 8, 4, 7, 1, 3, 4, 0},     /* depthwise 7x7 */
