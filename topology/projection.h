@@ -104,6 +104,9 @@ typedef struct {
      * for packets dense enough to take the graded kernels (channel vectors
      * for depthwise, one GEMM for 1x1) */
     real *spike_map;
+    /* spike-driven upsample maps: per source pixel sums of weight rows
+     * (H, W, Co), for dense packets */
+    real *up_sum;
     proj_counters step;  /* the last timestep run */
     proj_counters total; /* since the last counter reset */
 } projection;
