@@ -765,6 +765,24 @@ im2col_tap(real *restrict dst, const real *restrict src, int N, int H, int W, in
         }
 }
 
+/* Stride 1: the inside of a row is one contiguous copy. */
+static void im2col_tap_s1(real *dst, const real *src, int N, int H, int W, int Ho, int ki, int p,
+                          int ylo, int yhi, int xlo, int xhi, int off, int Wo)
+{
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < Ho; oy++) {
+            real *d = dst + ((size_t)n * Ho + oy) * Wo;
+            if (oy < ylo || oy >= yhi) {
+                memset(d, 0, (size_t)Wo * sizeof *d);
+                continue;
+            }
+            const real *a = src + ((size_t)n * H + oy - p + ki) * W;
+            memset(d, 0, (size_t)xlo * sizeof *d);
+            memcpy(d + xlo, a + xlo + off, (size_t)(xhi - xlo) * sizeof *d);
+            memset(d + xhi, 0, (size_t)(Wo - xhi) * sizeof *d);
+        }
+}
+
 static void im2col(sim_ctx *ctx, real *col /* (Cg*k*k, N*Ho*Wo) */,
                    const real *in /* (Cg, N, H, W) */, int Cg, const conv2d_shape *s)
 {
@@ -786,6 +804,8 @@ static void im2col(sim_ctx *ctx, real *col /* (Cg*k*k, N*Ho*Wo) */,
             im2col_tap(dst, src, N, H, W, Ho, ki, p, ylo, yhi, xlo, xhi, off, 4, 2);
         else if (st == 2 && Wo == 16)
             im2col_tap(dst, src, N, H, W, Ho, ki, p, ylo, yhi, xlo, xhi, off, 16, 2);
+        else if (st == 1)
+            im2col_tap_s1(dst, src, N, H, W, Ho, ki, p, ylo, yhi, xlo, xhi, off, Wo);
         else
             im2col_tap(dst, src, N, H, W, Ho, ki, p, ylo, yhi, xlo, xhi, off, Wo, st);
     }
