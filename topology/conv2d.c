@@ -1047,7 +1047,9 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
         const int tiled = dw_tile_of(s, &t);
 #if DW4
         const int dw4 = dw4_applies(s), dw16 = dw16_applies(s);
-        const dw4_perm d4 = dw4_perms();
+        dw4_perm d4;
+        if (dw4) /* only for 4x4 planes */
+            d4 = dw4_perms();
 #endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
         for (int c = 0; c < s->Co; c++) {
@@ -1116,7 +1118,9 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
         const int tiled = dw_tile_of(s, &t);
 #if DW4
         const int dw4 = dw4_applies(s), dw16 = dw16_applies(s);
-        const dw4_perm d4 = dw4_perms();
+        dw4_perm d4;
+        if (dw4) /* only for 4x4 planes */
+            d4 = dw4_perms();
 #endif
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
         for (int c = 0; c < s->Co; c++) {
