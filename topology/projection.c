@@ -14,6 +14,10 @@
 
 #include "sim/blas.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 /* y[0..n) += w[0..n) */
 static inline void vec_add(real *restrict y, const real *restrict w, int n)
 {
@@ -175,20 +179,152 @@ conv_spikes_scatter(const projection *pr, real *dst, const real *w, const int32_
     }
 }
 
+/* The packet as per-pixel channel masks in pr->chan_mask. */
+static void chan_mask_fill(const projection *pr, const int32_t *ids, int32_t n)
+{
+    const int HW = pr->H * pr->W, nw = pr->mask_words;
+    uint64_t *mask = pr->chan_mask;
+    int c = 0;
+    int32_t base = 0;
+    memset(mask, 0, (size_t)HW * nw * sizeof *mask);
+    for (int32_t i = 0; i < n; i++) {
+        const int q = id_channel(ids[i], HW, &c, &base);
+        mask[(size_t)q * nw + (c >> 6)] |= (uint64_t)1 << (c & 63);
+    }
+}
+
+/* 64-byte vectors of real values, loaded and stored unaligned. */
+#define VREAL_LEN ((int)(64 / sizeof(real)))
+typedef real vreal __attribute__((vector_size(64), aligned(sizeof(real))));
+
+/* y[0..NV*VREAL_LEN) += the sum of the rows w + off[j], j < n. Narrow
+ * targets add into several partial sums so that the adds do not wait on
+ * each other. Written with vector types: left to itself, the compiler
+ * vectorizes across the rows (with gathers) instead of along them. */
+static inline __attribute__((always_inline)) void
+add_rows_v(real *y, const real *w, const int32_t *off, int n, const int NV)
+{
+    const int na = NV <= 2 ? 4 : NV <= 4 ? 2 : 1;
+    vreal a[4][8];
+    for (int v = 0; v < NV; v++) {
+        a[0][v] = *(const vreal *)(y + v * VREAL_LEN);
+        for (int u = 1; u < na; u++)
+            a[u][v] = (vreal){0};
+    }
+    int j = 0;
+    for (; j + na <= n; j += na)
+        for (int u = 0; u < na; u++)
+            for (int v = 0; v < NV; v++)
+                a[u][v] += *(const vreal *)(w + off[j + u] + v * VREAL_LEN);
+    for (; j < n; j++)
+        for (int v = 0; v < NV; v++)
+            a[0][v] += *(const vreal *)(w + off[j] + v * VREAL_LEN);
+    for (int v = 0; v < NV; v++) {
+        const vreal t = na == 4   ? (a[0][v] + a[1][v]) + (a[2][v] + a[3][v])
+                        : na == 2 ? a[0][v] + a[1][v]
+                                  : a[0][v];
+        *(vreal *)(y + v * VREAL_LEN) = t;
+    }
+}
+
+/* y[0..Co) += the sum of the rows w + off[j], j < n. */
+static inline __attribute__((always_inline)) void add_rows(real *restrict y, const real *w,
+                                                           const int32_t *off, int n, const int Co)
+{
+    if (Co % VREAL_LEN == 0 && Co <= 8 * VREAL_LEN) {
+        add_rows_v(y, w, off, n, Co / VREAL_LEN);
+        return;
+    }
+    for (int j = 0; j < n; j++)
+        vec_add(y, w + off[j], Co);
+}
+
+/* Appends base + i*stride for every set bit i of x, ascending, at out[m]
+ * (which has room for 16 more); returns the new m. With AVX-512 16 bits at
+ * a time and without a branch per bit: the offsets of the set lanes are
+ * compressed to the front of a vector (the register form of vpcompressd)
+ * and the whole vector is stored. */
+static inline int append_offsets(int32_t *out, int m, uint64_t x, int32_t base, int32_t stride,
+                                 int bits)
+{
+#if defined(__AVX512F__)
+    const __m512i lane = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(stride));
+    for (int j = 0; j < bits; j += 16, x >>= 16) {
+        const __mmask16 mk = (__mmask16)(x & 0xFFFF);
+        const __m512i offs = _mm512_add_epi32(lane, _mm512_set1_epi32(base + j * stride));
+        _mm512_storeu_si512((void *)(out + m), _mm512_maskz_compress_epi32(mk, offs));
+        m += __builtin_popcount((unsigned)mk);
+    }
+#else
+    (void)bits;
+    for (; x; x &= x - 1)
+        out[m++] = base + __builtin_ctzll(x) * stride;
+#endif
+    return m;
+}
+
+#define GATHER_ROWS 256 /* weight rows collected before they are added */
+
+/* Each target position adds, tap by tap, the weight vectors of the
+ * channels that fired at the tap's source pixel: the same adds as the
+ * scatter (one per spike and valid tap), but without a branch per spike
+ * and with the target vector loaded and stored once per GATHER_ROWS adds
+ * instead of once per add. The sums come in another order than the
+ * scatter's. */
+static inline __attribute__((always_inline)) void
+conv_spikes_gather(const projection *pr, real *dst, const real *w, uint64_t *cnt, const int Co)
+{
+    const int k = pr->k, s = pr->stride, p = pr->pad, H = pr->H, W = pr->W, kk = k * k;
+    const int nw = pr->mask_words, Ci = pr->Ci;
+    const int32_t cstride = kk * Co; /* weights (Ci, k, k, Co) */
+    const uint64_t *mask = pr->chan_mask;
+    int32_t off[GATHER_ROWS + 64 + 16];
+    uint64_t adds = 0;
+    for (int oy = 0; oy < pr->Ho; oy++)
+        for (int ox = 0; ox < pr->Wo; ox++) {
+            real *restrict y = dst + ((size_t)oy * pr->Wo + ox) * Co;
+            int nr = 0;
+            for (int ky = 0; ky < k; ky++) {
+                const int iy = oy * s + ky - p;
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    const int ix = ox * s + kx - p;
+                    if (ix < 0 || ix >= W)
+                        continue;
+                    const uint64_t *mq = mask + ((size_t)iy * W + ix) * nw;
+                    const int32_t t0 = (ky * k + kx) * Co;
+                    for (int wi = 0; wi < nw; wi++) {
+                        const int bits = Ci - 64 * wi < 64 ? Ci - 64 * wi : 64;
+                        nr = append_offsets(off, nr, mq[wi], t0 + 64 * wi * cstride, cstride,
+                                            bits);
+                        if (nr >= GATHER_ROWS) {
+                            add_rows(y, w, off, nr, Co);
+                            adds += (uint64_t)nr;
+                            nr = 0;
+                        }
+                    }
+                }
+            }
+            add_rows(y, w, off, nr, Co);
+            adds += (uint64_t)nr;
+        }
+    *cnt += adds * (uint64_t)Co;
+}
+
 static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
                         int32_t n, uint64_t *ops)
 {
     const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
     uint64_t cnt = 0;
-    if (pr->spike_map && (int64_t)n * PROJ_GEMM_DENSITY_INV >= (int64_t)pr->n_src) {
-        /* a dense packet into a 1x1 map: the graded path on a 0/1 map of
-         * the source runs it as one GEMM and counts one AC per spike and
-         * weight, as the scatter does */
-        uint64_t ev = 0;
-        conv_graded(pr, dst, w, spike_map_fill(pr, ids, n), &ev, ops);
-        return;
+    if (pr->chan_mask && (int64_t)n * PROJ_GATHER_INV >= (int64_t)pr->Ho * pr->Wo) {
+        chan_mask_fill(pr, ids, n);
+        BY_WIDTH(Co, conv_spikes_gather, pr, dst, w, &cnt);
+    } else {
+        BY_WIDTH(Co, conv_spikes_scatter, pr, dst, w, ids, n, HW, kk, &cnt);
     }
-    BY_WIDTH(Co, conv_spikes_scatter, pr, dst, w, ids, n, HW, kk, &cnt);
     *ops += cnt;
 }
 
@@ -725,7 +861,17 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         if (st_t != SIM_OK)
             return st_t;
     }
-    if ((s->map == PROJ_DEPTHWISE || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE) {
+    if ((s->map == PROJ_CONV || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE &&
+        pr->Co <= PROJ_GATHER_CMAX) {
+        pr->mask_words = (pr->Ci + 63) / 64;
+        pr->chan_mask = mem_alloc(ctx, MEM_ENGINE,
+                                  (size_t)pr->H * pr->W * pr->mask_words * sizeof *pr->chan_mask);
+        if (!pr->chan_mask) {
+            proj_free(ctx, pr);
+            return SIM_ENOMEM;
+        }
+    }
+    if (s->map == PROJ_DEPTHWISE && s->kind == PROJ_SPIKE) {
         pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof *pr->spike_map);
         if (!pr->spike_map) {
             proj_free(ctx, pr);
@@ -795,6 +941,7 @@ void proj_free(sim_ctx *ctx, projection *pr)
     mem_free(ctx, pr->tap_pos);
     mem_free(ctx, pr->tap_k);
     mem_free(ctx, pr->spike_map);
+    mem_free(ctx, pr->chan_mask);
     mem_free(ctx, pr->up_sum);
     memset(pr, 0, sizeof *pr);
 }

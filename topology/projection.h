@@ -67,6 +67,13 @@ typedef enum {
  * added by channel vectors when it holds at least 1/PROJ_DW_DENSE_INV of the
  * source neurons. */
 #define PROJ_DW_DENSE_INV 8
+/* A spike packet into a conv or 1x1 map is gathered per target position
+ * (from a bit mask of the channels that fired at each source pixel) when it
+ * holds at least one spike per PROJ_GATHER_INV target positions; sparser
+ * packets are scattered spike by spike. */
+#define PROJ_GATHER_INV 2
+/* Widest target (channels) the gather keeps in its accumulator. */
+#define PROJ_GATHER_CMAX 1024
 
 /* What the caller describes; the engine copies the weights. */
 typedef struct {
@@ -100,10 +107,13 @@ typedef struct {
      * tap_off[q] .. tap_off[q+1]-1 of tap_pos (target position oy*Wo+ox)
      * and tap_k (kernel offset ky*k+kx) */
     int32_t *tap_off, *tap_pos, *tap_k;
-    /* spike-driven depthwise and 1x1 maps: a 0/1 map of the source (H, W, C)
-     * for packets dense enough to take the graded kernels (channel vectors
-     * for depthwise, one GEMM for 1x1) */
+    /* spike-driven depthwise maps: a 0/1 map of the source (H, W, C) for
+     * packets dense enough to take the graded kernel (channel vectors) */
     real *spike_map;
+    /* spike-driven conv and 1x1 maps: per source pixel, the channels that
+     * fired, bit c%64 of word (q, c/64), mask_words words per pixel */
+    uint64_t *chan_mask;
+    int mask_words;
     /* spike-driven upsample maps: per source pixel sums of weight rows
      * (H, W, Co), for dense packets */
     real *up_sum;

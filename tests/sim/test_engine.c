@@ -808,6 +808,12 @@ static void test_maps_vs_dense(void)
         {PROJ_DEPTHWISE, 2, 9, 7, 2, 5, 2, 2, 0},     {PROJ_CONV1X1, 5, 4, 3, 6, 1, 1, 0, 0},
         {PROJ_UPSAMPLE2_1X1, 3, 4, 5, 4, 1, 1, 0, 0}, {PROJ_IDENTITY, 3, 5, 4, 3, 1, 1, 0, 0},
         {PROJ_IDENTITY, 3, 5, 4, 3, 1, 1, 0, 1},      {PROJ_DENSE, 3, 3, 4, 2, 1, 1, 0, 0},
+        /* the widths the gather of spike packets runs as vectors (16, 32,
+         * 64 and 128 in float), one that is not, and sources of more than
+         * 64 channels (several mask words per pixel) */
+        {PROJ_CONV, 70, 5, 4, 32, 3, 2, 1, 0},        {PROJ_CONV, 6, 6, 5, 16, 3, 1, 1, 0},
+        {PROJ_CONV1X1, 130, 3, 3, 64, 1, 1, 0, 0},    {PROJ_CONV1X1, 9, 4, 4, 128, 1, 1, 0, 0},
+        {PROJ_CONV1X1, 20, 3, 2, 48, 1, 1, 0, 0},     {PROJ_CONV, 4, 5, 5, 20, 2, 2, 0, 0},
     };
     const int ncase = (int)(sizeof cases / sizeof cases[0]);
     for (int ci = 0; ci < ncase; ci++) {
@@ -837,10 +843,14 @@ static void test_maps_vs_dense(void)
                  *got = calloc((size_t)nd, sizeof *got);
             int32_t *ids = calloc((size_t)ns, sizeof *ids), nid = 0;
             for (int t = 0; t < 6; t += 5) { /* t 0: set 0; t 5: set 1 */
+                /* spike packets: dense at t 0 (the gather and dense kernels),
+                 * sparse at t 5 (the scatter); neuron 0 always fires */
+                const double rate = t == 0 ? 0.3 : 0.02;
                 nid = 0;
                 for (int i = 0; i < ns; i++) {
                     double u = rng_uniform(&ctx, RNG_AUX);
-                    in[i] = kind == PROJ_SPIKE ? (u < 0.3) : (u < 0.4 ? 0 : 2 * u - 1.2);
+                    in[i] = kind == PROJ_SPIKE ? (u < rate || i == 0)
+                                               : (u < 0.4 ? 0 : 2 * u - 1.2);
                     in_pub[i] = (real)in[i];
                     if (kind == PROJ_SPIKE && in[i] != 0)
                         ids[nid++] = i;
