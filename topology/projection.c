@@ -410,6 +410,36 @@ static inline __attribute__((always_inline)) void
 dw_graded_gather(const projection *pr, real *dst, const real *w, const real *vals, const int C)
 {
     const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad;
+    if (C % VREAL_LEN == 0 && C <= 8 * VREAL_LEN) {
+        /* the target vector in registers, so that the taps' adds do not
+         * wait on a store and a load each */
+        const int NV = C / VREAL_LEN;
+        for (int oy = 0; oy < H; oy++)
+            for (int ox = 0; ox < W; ox++) {
+                real *y = dst + ((size_t)oy * W + ox) * C;
+                vreal a[8];
+                for (int v = 0; v < NV; v++)
+                    a[v] = *(const vreal *)(y + v * VREAL_LEN);
+                for (int ky = 0; ky < k; ky++) {
+                    const int iy = oy + ky - p;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    for (int kx = 0; kx < k; kx++) {
+                        const int ix = ox + kx - p;
+                        if (ix < 0 || ix >= W)
+                            continue;
+                        const real *x = vals + ((size_t)iy * W + ix) * C;
+                        const real *wt = w + (size_t)(ky * k + kx) * C;
+                        for (int v = 0; v < NV; v++)
+                            a[v] += *(const vreal *)(x + v * VREAL_LEN) *
+                                    *(const vreal *)(wt + v * VREAL_LEN);
+                    }
+                }
+                for (int v = 0; v < NV; v++)
+                    *(vreal *)(y + v * VREAL_LEN) = a[v];
+            }
+        return;
+    }
     real acc[DW_GATHER_CMAX];
     for (int oy = 0; oy < H; oy++)
         for (int ox = 0; ox < W; ox++) {

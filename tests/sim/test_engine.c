@@ -814,6 +814,8 @@ static void test_maps_vs_dense(void)
         {PROJ_CONV, 70, 5, 4, 32, 3, 2, 1, 0},        {PROJ_CONV, 6, 6, 5, 16, 3, 1, 1, 0},
         {PROJ_CONV1X1, 130, 3, 3, 64, 1, 1, 0, 0},    {PROJ_CONV1X1, 9, 4, 4, 128, 1, 1, 0, 0},
         {PROJ_CONV1X1, 20, 3, 2, 48, 1, 1, 0, 0},     {PROJ_CONV, 4, 5, 5, 20, 2, 2, 0, 0},
+        /* depthwise widths that the "same" gather runs as vectors */
+        {PROJ_DEPTHWISE, 16, 5, 4, 16, 3, 1, 1, 0},   {PROJ_DEPTHWISE, 32, 4, 4, 32, 3, 1, 1, 0},
     };
     const int ncase = (int)(sizeof cases / sizeof cases[0]);
     for (int ci = 0; ci < ncase; ci++) {
