@@ -67,9 +67,153 @@ static int32_t total_count(const int32_t *cnt, int C)
     return k;
 }
 
+#if defined(__AVX512F__)
+/* The spiking models' updates with AVX-512, for C a multiple of the vector
+ * length: tiles of 64 positions by NV vectors of channels, whose fired bits
+ * and spike counts stay in registers across the 64 positions and are
+ * stored once per tile (the plain loops below load and store a fired word
+ * per neuron). The values are computed with the same expressions, in the
+ * same order, as the plain loops. */
+#define UVL ((int)(64 / sizeof(real)))
+typedef real uvec __attribute__((vector_size(64), aligned(sizeof(real))));
+
+static inline uvec uload(const real *x)
+{
+    return *(const uvec *)x;
+}
+static inline void ustore(real *x, uvec v)
+{
+    *(uvec *)x = v;
+}
+static inline unsigned ucmp_ge(uvec v, uvec th)
+{
+#if REAL_IS_DOUBLE
+    return _mm512_cmp_pd_mask((__m512d)v, (__m512d)th, _CMP_GE_OQ);
+#else
+    return _mm512_cmp_ps_mask((__m512)v, (__m512)th, _CMP_GE_OQ);
+#endif
+}
+static inline unsigned ucmp_ne0(uvec v)
+{
+#if REAL_IS_DOUBLE
+    return _mm512_cmp_pd_mask((__m512d)v, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+#else
+    return _mm512_cmp_ps_mask((__m512)v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+#endif
+}
+
+/* v with the lanes whose bit is set in k replaced by 0 */
+static inline uvec uzero_where(uvec v, unsigned k)
+{
+#if REAL_IS_DOUBLE
+    return (uvec)_mm512_mask_mov_pd((__m512d)v, (__mmask8)k, _mm512_setzero_pd());
+#else
+    return (uvec)_mm512_mask_mov_ps((__m512)v, (__mmask16)k, _mm512_setzero_ps());
+#endif
+}
+
+enum { UM_TURN_OFF, UM_TURN_ON, UM_LIF };
+
+static inline __attribute__((always_inline)) int32_t
+update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
+             int32_t *nnz, const int model, const int NV)
+{
+    const int C = p->C, HW = p->HW, CB = NV * UVL;
+    const uvec th = (uvec){0} + p->threshold, zero = (uvec){0};
+    int32_t nz = 0;
+    for (int q0 = 0; q0 < HW; q0 += 64) {
+        const int q1 = HW - q0 < 64 ? HW : q0 + 64;
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            /* fired words of the tile's channels: UVL per vector, 8 per
+             * __m512i; spike counts: UVL int32 lanes per vector */
+            __m512i fw[4][2], cn[4];
+            for (int j = 0; j < NV; j++)
+                fw[j][0] = fw[j][1] = cn[j] = _mm512_setzero_si512();
+            for (int q = q0; q < q1; q++) {
+                const __m512i bit = _mm512_set1_epi64((long long)((uint64_t)1 << (q - q0)));
+                real *in = p->input + (size_t)q * C + c0;
+                real *st = p->state ? p->state + (size_t)q * C + c0 : NULL;
+                real *gq = g ? g + (size_t)q * C + c0 : NULL;
+                for (int j = 0; j < NV; j++) {
+                    const int o = j * UVL;
+                    uvec v;
+                    if (model == UM_TURN_OFF)
+                        v = uload(in + o) + uload(bias + c0 + o);
+                    else if (model == UM_TURN_ON)
+                        v = uload(in + o) + uload(bias + c0 + o) +
+                            uload(alpha + c0 + o) * uload(st + o);
+                    else
+                        v = uload(alpha + c0 + o) * uload(st + o) + uload(in + o) +
+                            uload(bias + c0 + o);
+                    ustore(in + o, zero);
+                    if (gq) {
+                        ustore(gq + o, v);
+                        nz += __builtin_popcount(ucmp_ne0(v));
+                    }
+                    const unsigned k = ucmp_ge(v, th);
+                    if (model == UM_TURN_ON)
+                        ustore(st + o, v);
+                    else if (model == UM_LIF) /* hard reset */
+                        ustore(st + o, uzero_where(v, k));
+                    fw[j][0] = _mm512_mask_or_epi64(fw[j][0], (__mmask8)k, fw[j][0], bit);
+                    if (UVL == 16)
+                        fw[j][1] = _mm512_mask_or_epi64(fw[j][1], (__mmask8)(k >> 8), fw[j][1], bit);
+                    cn[j] = _mm512_mask_add_epi32(cn[j], (__mmask16)k, cn[j],
+                                                  _mm512_set1_epi32(1));
+                }
+            }
+            uint64_t *f = fired + (size_t)(q0 >> 6) * C + c0;
+            int32_t *cnt = p->chan_count + c0;
+            for (int j = 0; j < NV; j++) {
+                _mm512_storeu_si512((void *)(f + j * UVL), fw[j][0]);
+                if (UVL == 16)
+                    _mm512_storeu_si512((void *)(f + j * UVL + 8), fw[j][1]);
+                if (UVL == 16) {
+                    _mm512_storeu_si512((void *)(cnt + j * UVL),
+                                        _mm512_add_epi32(_mm512_loadu_si512((void *)(cnt + j * UVL)),
+                                                         cn[j]));
+                } else {
+                    const __m256i lo = _mm512_castsi512_si256(cn[j]);
+                    _mm256_storeu_si256((__m256i *)(cnt + j * UVL),
+                                        _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(cnt + j * UVL)),
+                                                         lo));
+                }
+            }
+        }
+    }
+    *nnz = nz;
+    return total_count(p->chan_count, C);
+}
+
+/* update_tiles for the model with the widest tile that divides C; -1 when
+ * C is not a multiple of the vector length. */
+static inline __attribute__((always_inline)) int32_t
+update_vec(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
+           int32_t *nnz, const int model)
+{
+    const int C = p->C;
+    if (C % (4 * UVL) == 0)
+        return update_tiles(p, bias, alpha, g, fired, nnz, model, 4);
+    if (C % (2 * UVL) == 0)
+        return update_tiles(p, bias, alpha, g, fired, nnz, model, 2);
+    if (C % UVL == 0)
+        return update_tiles(p, bias, alpha, g, fired, nnz, model, 1);
+    return -1;
+}
+#define UPDATE_VEC(model)                                                                          \
+    do {                                                                                           \
+        const int32_t k_ = update_vec(p, bias, alpha, g, fired, nnz, model);                       \
+        if (k_ >= 0)                                                                               \
+            return k_;                                                                             \
+    } while (0)
+#else
+#define UPDATE_VEC(model) ((void)0)
+#endif
+
 static int32_t update_turn_off(population *p, const real *bias, const real *alpha, real *g,
                                uint64_t *fired, int32_t *nnz)
 {
+    UPDATE_VEC(UM_TURN_OFF);
     (void)alpha;
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
@@ -98,6 +242,7 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
 static int32_t update_turn_on(population *p, const real *bias, const real *alpha, real *g,
                               uint64_t *fired, int32_t *nnz)
 {
+    UPDATE_VEC(UM_TURN_ON);
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
     int32_t *restrict cnt = p->chan_count;
@@ -127,6 +272,7 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
 static int32_t update_lif(population *p, const real *bias, const real *alpha, real *g,
                           uint64_t *fired, int32_t *nnz)
 {
+    UPDATE_VEC(UM_LIF);
     const int C = p->C, HW = p->HW;
     const real th = p->threshold;
     int32_t *restrict cnt = p->chan_count;
