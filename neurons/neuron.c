@@ -74,18 +74,16 @@ static int32_t total_count(const int32_t *cnt, int C)
  * stored once per tile (the plain loops below load and store a fired word
  * per neuron). The values are computed with the same expressions, in the
  * same order, as the plain loops. */
-#define UVL ((int)(64 / sizeof(real)))
-typedef real uvec __attribute__((vector_size(64), aligned(sizeof(real))));
 
-static inline uvec uload(const real *x)
+static inline real_vec uload(const real *x)
 {
-    return *(const uvec *)x;
+    return *(const real_vec *)x;
 }
-static inline void ustore(real *x, uvec v)
+static inline void ustore(real *x, real_vec v)
 {
-    *(uvec *)x = v;
+    *(real_vec *)x = v;
 }
-static inline unsigned ucmp_ge(uvec v, uvec th)
+static inline unsigned ucmp_ge(real_vec v, real_vec th)
 {
 #if REAL_IS_DOUBLE
     return _mm512_cmp_pd_mask((__m512d)v, (__m512d)th, _CMP_GE_OQ);
@@ -93,7 +91,7 @@ static inline unsigned ucmp_ge(uvec v, uvec th)
     return _mm512_cmp_ps_mask((__m512)v, (__m512)th, _CMP_GE_OQ);
 #endif
 }
-static inline unsigned ucmp_ne0(uvec v)
+static inline unsigned ucmp_ne0(real_vec v)
 {
 #if REAL_IS_DOUBLE
     return _mm512_cmp_pd_mask((__m512d)v, _mm512_setzero_pd(), _CMP_NEQ_UQ);
@@ -103,12 +101,12 @@ static inline unsigned ucmp_ne0(uvec v)
 }
 
 /* v with the lanes whose bit is set in k replaced by 0 */
-static inline uvec uzero_where(uvec v, unsigned k)
+static inline real_vec uzero_where(real_vec v, unsigned k)
 {
 #if REAL_IS_DOUBLE
-    return (uvec)_mm512_mask_mov_pd((__m512d)v, (__mmask8)k, _mm512_setzero_pd());
+    return (real_vec)_mm512_mask_mov_pd((__m512d)v, (__mmask8)k, _mm512_setzero_pd());
 #else
-    return (uvec)_mm512_mask_mov_ps((__m512)v, (__mmask16)k, _mm512_setzero_ps());
+    return (real_vec)_mm512_mask_mov_ps((__m512)v, (__mmask16)k, _mm512_setzero_ps());
 #endif
 }
 
@@ -118,14 +116,14 @@ static inline __attribute__((always_inline)) int32_t
 update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
              int32_t *nnz, const int model, const int NV)
 {
-    const int C = p->C, HW = p->HW, CB = NV * UVL;
-    const uvec th = (uvec){0} + p->threshold, zero = (uvec){0};
+    const int C = p->C, HW = p->HW, CB = NV * REAL_VLEN;
+    const real_vec th = (real_vec){0} + p->threshold, zero = (real_vec){0};
     int32_t nz = 0;
     for (int q0 = 0; q0 < HW; q0 += 64) {
         const int q1 = HW - q0 < 64 ? HW : q0 + 64;
         for (int c0 = 0; c0 < C; c0 += CB) {
-            /* fired words of the tile's channels: UVL per vector, 8 per
-             * __m512i; spike counts: UVL int32 lanes per vector */
+            /* fired words of the tile's channels: REAL_VLEN per vector, 8 per
+             * __m512i; spike counts: REAL_VLEN int32 lanes per vector */
             __m512i fw[4][2], cn[4];
             for (int j = 0; j < NV; j++)
                 fw[j][0] = fw[j][1] = cn[j] = _mm512_setzero_si512();
@@ -135,8 +133,8 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
                 real *st = p->state ? p->state + (size_t)q * C + c0 : NULL;
                 real *gq = g ? g + (size_t)q * C + c0 : NULL;
                 for (int j = 0; j < NV; j++) {
-                    const int o = j * UVL;
-                    uvec v;
+                    const int o = j * REAL_VLEN;
+                    real_vec v;
                     if (model == UM_TURN_OFF)
                         v = uload(in + o) + uload(bias + c0 + o);
                     else if (model == UM_TURN_ON)
@@ -156,7 +154,7 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
                     else if (model == UM_LIF) /* hard reset */
                         ustore(st + o, uzero_where(v, k));
                     fw[j][0] = _mm512_mask_or_epi64(fw[j][0], (__mmask8)k, fw[j][0], bit);
-                    if (UVL == 16)
+                    if (REAL_VLEN == 16)
                         fw[j][1] = _mm512_mask_or_epi64(fw[j][1], (__mmask8)(k >> 8), fw[j][1], bit);
                     cn[j] = _mm512_mask_add_epi32(cn[j], (__mmask16)k, cn[j],
                                                   _mm512_set1_epi32(1));
@@ -165,17 +163,17 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
             uint64_t *f = fired + (size_t)(q0 >> 6) * C + c0;
             int32_t *cnt = p->chan_count + c0;
             for (int j = 0; j < NV; j++) {
-                _mm512_storeu_si512((void *)(f + j * UVL), fw[j][0]);
-                if (UVL == 16)
-                    _mm512_storeu_si512((void *)(f + j * UVL + 8), fw[j][1]);
-                if (UVL == 16) {
-                    _mm512_storeu_si512((void *)(cnt + j * UVL),
-                                        _mm512_add_epi32(_mm512_loadu_si512((void *)(cnt + j * UVL)),
+                _mm512_storeu_si512((void *)(f + j * REAL_VLEN), fw[j][0]);
+                if (REAL_VLEN == 16)
+                    _mm512_storeu_si512((void *)(f + j * REAL_VLEN + 8), fw[j][1]);
+                if (REAL_VLEN == 16) {
+                    _mm512_storeu_si512((void *)(cnt + j * REAL_VLEN),
+                                        _mm512_add_epi32(_mm512_loadu_si512((void *)(cnt + j * REAL_VLEN)),
                                                          cn[j]));
                 } else {
                     const __m256i lo = _mm512_castsi512_si256(cn[j]);
-                    _mm256_storeu_si256((__m256i *)(cnt + j * UVL),
-                                        _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(cnt + j * UVL)),
+                    _mm256_storeu_si256((__m256i *)(cnt + j * REAL_VLEN),
+                                        _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(cnt + j * REAL_VLEN)),
                                                          lo));
                 }
             }
@@ -192,11 +190,11 @@ update_vec(population *p, const real *bias, const real *alpha, real *g, uint64_t
            int32_t *nnz, const int model)
 {
     const int C = p->C;
-    if (C % (4 * UVL) == 0)
+    if (C % (4 * REAL_VLEN) == 0)
         return update_tiles(p, bias, alpha, g, fired, nnz, model, 4);
-    if (C % (2 * UVL) == 0)
+    if (C % (2 * REAL_VLEN) == 0)
         return update_tiles(p, bias, alpha, g, fired, nnz, model, 2);
-    if (C % UVL == 0)
+    if (C % REAL_VLEN == 0)
         return update_tiles(p, bias, alpha, g, fired, nnz, model, 1);
     return -1;
 }

@@ -19,4 +19,10 @@ typedef float real;
 #define REAL_EPS 1.1920929e-07f
 #endif
 
+/* 64 bytes of real values as one GCC vector (an AVX-512 register, or two
+ * AVX2 ones), for kernels that keep accumulators in registers. Loads and
+ * stores through a (real_vec *) need no alignment beyond that of real. */
+#define REAL_VLEN ((int)(64 / sizeof(real)))
+typedef real real_vec __attribute__((vector_size(64), aligned(sizeof(real))));
+
 #endif

@@ -193,11 +193,7 @@ static void chan_mask_fill(const projection *pr, const int32_t *ids, int32_t n)
     }
 }
 
-/* 64-byte vectors of real values, loaded and stored unaligned. */
-#define VREAL_LEN ((int)(64 / sizeof(real)))
-typedef real vreal __attribute__((vector_size(64), aligned(sizeof(real))));
-
-/* y[0..NV*VREAL_LEN) += the sum of the rows w + off[j], j < n. Narrow
+/* y[0..NV*REAL_VLEN) += the sum of the rows w + off[j], j < n. Narrow
  * targets add into several partial sums so that the adds do not wait on
  * each other. Written with vector types: left to itself, the compiler
  * vectorizes across the rows (with gathers) instead of along them. */
@@ -205,25 +201,25 @@ static inline __attribute__((always_inline)) void
 add_rows_v(real *y, const real *w, const int32_t *off, int n, const int NV)
 {
     const int na = NV <= 2 ? 4 : NV <= 4 ? 2 : 1;
-    vreal a[4][8];
+    real_vec a[4][8];
     for (int v = 0; v < NV; v++) {
-        a[0][v] = *(const vreal *)(y + v * VREAL_LEN);
+        a[0][v] = *(const real_vec *)(y + v * REAL_VLEN);
         for (int u = 1; u < na; u++)
-            a[u][v] = (vreal){0};
+            a[u][v] = (real_vec){0};
     }
     int j = 0;
     for (; j + na <= n; j += na)
         for (int u = 0; u < na; u++)
             for (int v = 0; v < NV; v++)
-                a[u][v] += *(const vreal *)(w + off[j + u] + v * VREAL_LEN);
+                a[u][v] += *(const real_vec *)(w + off[j + u] + v * REAL_VLEN);
     for (; j < n; j++)
         for (int v = 0; v < NV; v++)
-            a[0][v] += *(const vreal *)(w + off[j] + v * VREAL_LEN);
+            a[0][v] += *(const real_vec *)(w + off[j] + v * REAL_VLEN);
     for (int v = 0; v < NV; v++) {
-        const vreal t = na == 4   ? (a[0][v] + a[1][v]) + (a[2][v] + a[3][v])
+        const real_vec t = na == 4   ? (a[0][v] + a[1][v]) + (a[2][v] + a[3][v])
                         : na == 2 ? a[0][v] + a[1][v]
                                   : a[0][v];
-        *(vreal *)(y + v * VREAL_LEN) = t;
+        *(real_vec *)(y + v * REAL_VLEN) = t;
     }
 }
 
@@ -231,8 +227,8 @@ add_rows_v(real *y, const real *w, const int32_t *off, int n, const int NV)
 static inline __attribute__((always_inline)) void add_rows(real *restrict y, const real *w,
                                                            const int32_t *off, int n, const int Co)
 {
-    if (Co % VREAL_LEN == 0 && Co <= 8 * VREAL_LEN) {
-        add_rows_v(y, w, off, n, Co / VREAL_LEN);
+    if (Co % REAL_VLEN == 0 && Co <= 8 * REAL_VLEN) {
+        add_rows_v(y, w, off, n, Co / REAL_VLEN);
         return;
     }
     for (int j = 0; j < n; j++)
@@ -410,16 +406,16 @@ static inline __attribute__((always_inline)) void
 dw_graded_gather(const projection *pr, real *dst, const real *w, const real *vals, const int C)
 {
     const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad;
-    if (C % VREAL_LEN == 0 && C <= 8 * VREAL_LEN) {
+    if (C % REAL_VLEN == 0 && C <= 8 * REAL_VLEN) {
         /* the target vector in registers, so that the taps' adds do not
          * wait on a store and a load each */
-        const int NV = C / VREAL_LEN;
+        const int NV = C / REAL_VLEN;
         for (int oy = 0; oy < H; oy++)
             for (int ox = 0; ox < W; ox++) {
                 real *y = dst + ((size_t)oy * W + ox) * C;
-                vreal a[8];
+                real_vec a[8];
                 for (int v = 0; v < NV; v++)
-                    a[v] = *(const vreal *)(y + v * VREAL_LEN);
+                    a[v] = *(const real_vec *)(y + v * REAL_VLEN);
                 for (int ky = 0; ky < k; ky++) {
                     const int iy = oy + ky - p;
                     if (iy < 0 || iy >= H)
@@ -431,12 +427,12 @@ dw_graded_gather(const projection *pr, real *dst, const real *w, const real *val
                         const real *x = vals + ((size_t)iy * W + ix) * C;
                         const real *wt = w + (size_t)(ky * k + kx) * C;
                         for (int v = 0; v < NV; v++)
-                            a[v] += *(const vreal *)(x + v * VREAL_LEN) *
-                                    *(const vreal *)(wt + v * VREAL_LEN);
+                            a[v] += *(const real_vec *)(x + v * REAL_VLEN) *
+                                    *(const real_vec *)(wt + v * REAL_VLEN);
                     }
                 }
                 for (int v = 0; v < NV; v++)
-                    *(vreal *)(y + v * VREAL_LEN) = a[v];
+                    *(real_vec *)(y + v * REAL_VLEN) = a[v];
             }
         return;
     }
