@@ -22,10 +22,13 @@
  * nonzeros into *nnz, sets the bit of every neuron that fires in fired[]
  * (zeroed by the caller; bit q%64 of word (q/64)*C + c for position q and
  * channel c) and counts them per channel into p->chan_count; returns the
- * spike count. No data-dependent store, so the loops vectorize. */
+ * spike count. No data-dependent store, so the loops vectorize. The vector
+ * tiles also write the per-position channel masks (see population.masks);
+ * the plain loops leave them to pop_update. */
 typedef int32_t (*update_fn)(population *p, const real *bias /* (C) */,
                              const real *alpha /* (C) or NULL */, real *g /* (H, W, C) */,
-                             uint64_t *fired /* (ceil(HW/64), C) */, int32_t *nnz);
+                             uint64_t *fired /* (ceil(HW/64), C) */,
+                             uint64_t *masks /* (HW, ceil(C/64)) */, int32_t *nnz);
 
 /* Appends base + i for every set bit i of x, ascending, at out[m]; returns
  * the new m. With AVX-512, 16 bits at a time: the ids of the set lanes are
@@ -114,8 +117,17 @@ enum { UM_TURN_OFF, UM_TURN_ON, UM_LIF };
 
 static inline __attribute__((always_inline)) int32_t
 update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
-             int32_t *nnz, const int model, const int NV)
+             uint64_t *masks, int32_t *nnz, const int model, const int NV)
 {
+    /* the masks as pieces of REAL_VLEN bits, one per vector of channels
+     * (the words are little-endian: piece i holds bits i*REAL_VLEN..) */
+#if REAL_IS_DOUBLE
+    typedef uint8_t piece;
+#else
+    typedef uint16_t piece;
+#endif
+    piece *mp = (piece *)masks;
+    const int ppq = p->mask_words * (64 / REAL_VLEN); /* pieces per position */
     const int C = p->C, HW = p->HW, CB = NV * REAL_VLEN;
     const real_vec th = (real_vec){0} + p->threshold, zero = (real_vec){0};
     int32_t nz = 0;
@@ -149,6 +161,7 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
                         nz += __builtin_popcount(ucmp_ne0(v));
                     }
                     const unsigned k = ucmp_ge(v, th);
+                    mp[(size_t)q * ppq + (c0 + o) / REAL_VLEN] = (piece)k;
                     if (model == UM_TURN_ON)
                         ustore(st + o, v);
                     else if (model == UM_LIF) /* hard reset */
@@ -187,29 +200,39 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
  * C is not a multiple of the vector length. */
 static inline __attribute__((always_inline)) int32_t
 update_vec(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
-           int32_t *nnz, const int model)
+           uint64_t *masks, int32_t *nnz, const int model)
 {
     const int C = p->C;
     if (C % (4 * REAL_VLEN) == 0)
-        return update_tiles(p, bias, alpha, g, fired, nnz, model, 4);
+        return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 4);
     if (C % (2 * REAL_VLEN) == 0)
-        return update_tiles(p, bias, alpha, g, fired, nnz, model, 2);
+        return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 2);
     if (C % REAL_VLEN == 0)
-        return update_tiles(p, bias, alpha, g, fired, nnz, model, 1);
+        return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 1);
     return -1;
+}
+/* 1 when the update writes the masks itself (the vector tiles) */
+static int update_writes_masks(const population *p)
+{
+    return p->C % REAL_VLEN == 0;
 }
 #define UPDATE_VEC(model)                                                                          \
     do {                                                                                           \
-        const int32_t k_ = update_vec(p, bias, alpha, g, fired, nnz, model);                       \
+        const int32_t k_ = update_vec(p, bias, alpha, g, fired, masks, nnz, model);                \
         if (k_ >= 0)                                                                               \
             return k_;                                                                             \
     } while (0)
 #else
-#define UPDATE_VEC(model) ((void)0)
+#define UPDATE_VEC(model) ((void)masks)
+static int update_writes_masks(const population *p)
+{
+    (void)p;
+    return 0;
+}
 #endif
 
 static int32_t update_turn_off(population *p, const real *bias, const real *alpha, real *g,
-                               uint64_t *fired, int32_t *nnz)
+                               uint64_t *fired, uint64_t *masks, int32_t *nnz)
 {
     UPDATE_VEC(UM_TURN_OFF);
     (void)alpha;
@@ -238,7 +261,7 @@ static int32_t update_turn_off(population *p, const real *bias, const real *alph
 }
 
 static int32_t update_turn_on(population *p, const real *bias, const real *alpha, real *g,
-                              uint64_t *fired, int32_t *nnz)
+                              uint64_t *fired, uint64_t *masks, int32_t *nnz)
 {
     UPDATE_VEC(UM_TURN_ON);
     const int C = p->C, HW = p->HW;
@@ -268,7 +291,7 @@ static int32_t update_turn_on(population *p, const real *bias, const real *alpha
 }
 
 static int32_t update_lif(population *p, const real *bias, const real *alpha, real *g,
-                          uint64_t *fired, int32_t *nnz)
+                          uint64_t *fired, uint64_t *masks, int32_t *nnz)
 {
     UPDATE_VEC(UM_LIF);
     const int C = p->C, HW = p->HW;
@@ -299,10 +322,11 @@ static int32_t update_lif(population *p, const real *bias, const real *alpha, re
 }
 
 static int32_t update_relay(population *p, const real *bias, const real *alpha, real *g,
-                            uint64_t *fired, int32_t *nnz)
+                            uint64_t *fired, uint64_t *masks, int32_t *nnz)
 {
     (void)alpha;
     (void)fired;
+    (void)masks;
     const int C = p->C, HW = p->HW;
     int32_t nz = 0;
     for (int q = 0; q < HW; q++) {
@@ -449,7 +473,7 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     const size_t n = (size_t)s->C * s->H * s->W, ns = (size_t)spec_nsets(s);
     const size_t D = (size_t)depth, npar = ns * (size_t)s->C;
     size_t total = 0, o_bias = 0, o_alpha = 0, o_state = 0, o_input = 0, o_spk = 0, o_nspk = 0,
-           o_g = 0, o_nnz = 0, o_slot = 0, o_cnt = 0, o_scr = 0, dn = 0;
+           o_g = 0, o_nnz = 0, o_slot = 0, o_cnt = 0, o_scr = 0, o_msk = 0, dn = 0, dmw = 0;
     int ovf = size_mul(D, n, &dn);
     ovf |= plan(&total, &o_bias, npar, sizeof(real));
     if (models[s->model].has_alpha)
@@ -457,9 +481,12 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     if (models[s->model].has_state)
         ovf |= plan(&total, &o_state, n, sizeof(real));
     ovf |= plan(&total, &o_input, n, sizeof(real));
+    const size_t nmw = (size_t)(s->C + 63) / 64 * (size_t)s->H * (size_t)s->W;
     if (spikes) {
         ovf |= plan(&total, &o_spk, dn, sizeof(int32_t));
         ovf |= plan(&total, &o_scr, fired_words(s->C, s->H * s->W), sizeof(uint64_t));
+        ovf |= size_mul(D, nmw, &dmw);
+        ovf |= plan(&total, &o_msk, dmw, sizeof(uint64_t));
     }
     ovf |= plan(&total, &o_nspk, D, sizeof(int32_t));
     if (keep_graded)
@@ -500,6 +527,8 @@ sim_status pop_init(sim_ctx *ctx, population *p, const pop_spec *s, int depth, i
     if (spikes) {
         p->spikes = (int32_t *)(block + o_spk);
         p->fired = (uint64_t *)(block + o_scr);
+        p->masks = (uint64_t *)(block + o_msk);
+        p->mask_words = (s->C + 63) / 64;
     }
     p->nspikes = (int32_t *)(block + o_nspk);
     if (keep_graded)
@@ -553,7 +582,11 @@ void pop_update(population *p, int64_t t)
     if (p->fired)
         memset(p->fired, 0, fired_words(C, p->HW) * sizeof *p->fired);
     int32_t nnz = 0;
-    int32_t k = models[p->model].update(p, bias, alpha, g, p->fired, &nnz);
+    uint64_t *masks =
+        p->masks ? p->masks + slot * (size_t)p->HW * (size_t)p->mask_words : NULL;
+    if (masks && C % 64) /* the vector tiles leave the bits past C alone */
+        memset(masks, 0, (size_t)p->HW * p->mask_words * sizeof *masks);
+    int32_t k = models[p->model].update(p, bias, alpha, g, p->fired, masks, &nnz);
     if (k > 0) {
         /* public order, ascending c*HW + q: the set bits of each channel
          * that fired, word by word */
@@ -567,6 +600,14 @@ void pop_update(population *p, int64_t t)
                 m = emit_word(out, m, f[(size_t)w * C + c], c * HW + 64 * w);
         }
         assert(m == k);
+    }
+    if (masks && !update_writes_masks(p)) { /* the plain loops: from the list */
+        const int HW = p->HW, nw = p->mask_words;
+        memset(masks, 0, (size_t)HW * nw * sizeof *masks);
+        for (int32_t i = 0; i < k; i++) {
+            const int c = out[i] / HW, q = out[i] % HW;
+            masks[(size_t)q * nw + (c >> 6)] |= (uint64_t)1 << (c & 63);
+        }
     }
     p->nspikes[slot] = k;
     p->nnz[slot] = nnz;
@@ -605,6 +646,13 @@ const int32_t *pop_spikes_at(const population *p, int64_t t, int32_t *n)
     assert(t >= 0 && p->slot_t[slot] == t);
     *n = p->nspikes[slot];
     return p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
+}
+
+const uint64_t *pop_masks_at(const population *p, int64_t t)
+{
+    size_t slot = (size_t)(t % p->depth);
+    assert(t >= 0 && p->slot_t[slot] == t);
+    return p->masks ? p->masks + slot * (size_t)p->HW * (size_t)p->mask_words : NULL;
 }
 
 const int32_t *pop_spikes(const population *p, int32_t *n)

@@ -87,6 +87,9 @@ typedef struct {
     int32_t *chan_count;  /* (C) spikes per channel of the last update */
     uint64_t *fired;      /* (ceil(HW/64), C): bit q%64 of word (q/64, c) is set when
                            * neuron (q, c) fired in the last update */
+    int mask_words;       /* ceil(C/64) */
+    uint64_t *masks;      /* (depth, HW, mask_words): each slot's spikes as channel
+                           * masks, bit c%64 of word (q, c/64) for neuron (q, c) */
     int64_t last_t;      /* timestep of the last update, -1 before the first */
     /* counters: spikes of the last update, since the last counter reset,
      * and how many updates that covers (firing rate = total / (n * updates)) */
@@ -137,6 +140,9 @@ void pop_inject_values(population *p, const real *values /* (C, H, W) */);
 /* Spikes (public ids, ascending) of the update at timestep t, which must be
  * one of the last `depth` updates; *n receives the count. */
 const int32_t *pop_spikes_at(const population *p, int64_t t, int32_t *n);
+/* The same spikes as channel masks per position (see population.masks),
+ * NULL for a population that does not spike. */
+const uint64_t *pop_masks_at(const population *p, int64_t t);
 /* Spikes of the last update (none before the first). */
 const int32_t *pop_spikes(const population *p, int32_t *n);
 /* Graded output (H, W, C) of the update at timestep t (one of the last

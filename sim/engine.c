@@ -166,7 +166,7 @@ static void deliver(engine *e, int j, int64_t t)
     if (pr->kind == PROJ_SPIKE) {
         int32_t n;
         const int32_t *ids = pop_spikes_at(src, te, &n);
-        proj_deliver_spikes(pr, dst->input, ids, n, t, &c);
+        proj_deliver_spikes(pr, dst->input, ids, n, pop_masks_at(src, te), t, &c);
     } else {
         proj_deliver_graded(pr, dst->input, pop_graded_at(src, te, NULL), t, &c);
     }

@@ -179,9 +179,14 @@ conv_spikes_scatter(const projection *pr, real *dst, const real *w, const int32_
     }
 }
 
-/* The packet as per-pixel channel masks in pr->chan_mask. */
-static void chan_mask_fill(const projection *pr, const int32_t *ids, int32_t n)
+/* The packet as per-pixel channel masks: `masks` when the caller has them
+ * (the source population writes them in its update), else built from the
+ * ids into pr->chan_mask. */
+static const uint64_t *chan_masks(const projection *pr, const int32_t *ids, int32_t n,
+                                  const uint64_t *masks)
 {
+    if (masks)
+        return masks;
     const int HW = pr->H * pr->W, nw = pr->mask_words;
     uint64_t *mask = pr->chan_mask;
     int c = 0;
@@ -191,6 +196,7 @@ static void chan_mask_fill(const projection *pr, const int32_t *ids, int32_t n)
         const int q = id_channel(ids[i], HW, &c, &base);
         mask[(size_t)q * nw + (c >> 6)] |= (uint64_t)1 << (c & 63);
     }
+    return mask;
 }
 
 /* y[0..NV*REAL_VLEN) += the sum of the rows w + off[j], j < n. Narrow
@@ -270,12 +276,12 @@ static inline int append_offsets(int32_t *out, int m, uint64_t x, int32_t base, 
  * instead of once per add. The sums come in another order than the
  * scatter's. */
 static inline __attribute__((always_inline)) void
-conv_spikes_gather(const projection *pr, real *dst, const real *w, uint64_t *cnt, const int Co)
+conv_spikes_gather(const projection *pr, real *dst, const real *w, const uint64_t *mask,
+                   uint64_t *cnt, const int Co)
 {
     const int k = pr->k, s = pr->stride, p = pr->pad, H = pr->H, W = pr->W, kk = k * k;
     const int nw = pr->mask_words, Ci = pr->Ci;
     const int32_t cstride = kk * Co; /* weights (Ci, k, k, Co) */
-    const uint64_t *mask = pr->chan_mask;
     int32_t off[GATHER_ROWS + 64 + 16];
     uint64_t adds = 0;
     for (int oy = 0; oy < pr->Ho; oy++)
@@ -311,13 +317,13 @@ conv_spikes_gather(const projection *pr, real *dst, const real *w, uint64_t *cnt
 }
 
 static void conv_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
-                        int32_t n, uint64_t *ops)
+                        int32_t n, const uint64_t *masks, uint64_t *ops)
 {
     const int HW = pr->H * pr->W, Co = pr->Co, kk = pr->k * pr->k;
     uint64_t cnt = 0;
     if (pr->chan_mask && (int64_t)n * PROJ_GATHER_INV >= (int64_t)pr->Ho * pr->Wo) {
-        chan_mask_fill(pr, ids, n);
-        BY_WIDTH(Co, conv_spikes_gather, pr, dst, w, &cnt);
+        const uint64_t *m = chan_masks(pr, ids, n, masks);
+        BY_WIDTH(Co, conv_spikes_gather, pr, dst, w, m, &cnt);
     } else {
         BY_WIDTH(Co, conv_spikes_scatter, pr, dst, w, ids, n, HW, kk, &cnt);
     }
@@ -367,8 +373,9 @@ static void conv_graded(const projection *pr, real *dst, const real *w, const re
 /* ---- PROJ_DEPTHWISE: weights (k, k, C), channel last ---- */
 
 static void dw_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
-                      uint64_t *ops)
+                      const uint64_t *masks, uint64_t *ops)
 {
+    (void)masks;
     const int HW = pr->H * pr->W, C = pr->Co;
     uint64_t cnt = 0;
     int c = 0;
@@ -523,8 +530,9 @@ up_spikes_pixels(const projection *pr, real *dst, const real *w, const int32_t *
 }
 
 static void up_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
-                      uint64_t *ops)
+                      const uint64_t *masks, uint64_t *ops)
 {
+    (void)masks;
     const int HW = pr->H * pr->W, Co = pr->Co, Wo = pr->Wo;
     int ci = 0;
     int32_t base = 0;
@@ -569,8 +577,9 @@ static void up_graded(const projection *pr, real *dst, const real *w, const real
 /* ---- PROJ_IDENTITY: weights (C) or NULL for 1 ---- */
 
 static void id_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
-                      uint64_t *ops)
+                      const uint64_t *masks, uint64_t *ops)
 {
+    (void)masks;
     const int HW = pr->H * pr->W, C = pr->Co;
     int c = 0;
     int32_t base = 0;
@@ -607,8 +616,9 @@ static void id_graded(const projection *pr, real *dst, const real *w, const real
 /* ---- PROJ_DENSE: weights (n_src public, n_dst storage) ---- */
 
 static void dense_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids,
-                         int32_t n, uint64_t *ops)
+                         int32_t n, const uint64_t *masks, uint64_t *ops)
 {
+    (void)masks;
     const int nd = pr->n_dst;
     for (int32_t i = 0; i < n; i++)
         vec_add(dst, w + (size_t)ids[i] * nd, nd);
@@ -633,7 +643,8 @@ static void dense_graded(const projection *pr, real *dst, const real *w, const r
 }
 
 typedef void (*spikes_fn)(const projection *pr, real *dst /* (Ho, Wo, Co) */, const real *w,
-                          const int32_t *ids, int32_t n, uint64_t *ops);
+                          const int32_t *ids, int32_t n,
+                          const uint64_t *masks /* (H, W, ceil(Ci/64)) or NULL */, uint64_t *ops);
 typedef void (*graded_fn)(const projection *pr, real *dst /* (Ho, Wo, Co) */, const real *w,
                           const real *vals /* (H, W, Ci) */, uint64_t *events, uint64_t *ops);
 
@@ -980,12 +991,12 @@ static const real *weight_set(const projection *pr, int64_t t)
     return pr->w + (size_t)set * pr->wset;
 }
 
-void proj_deliver_spikes(const projection *pr, real *dst, const int32_t *ids, int32_t n, int64_t t,
-                         proj_counters *c)
+void proj_deliver_spikes(const projection *pr, real *dst, const int32_t *ids, int32_t n,
+                         const uint64_t *masks, int64_t t, proj_counters *c)
 {
     assert(pr->kind == PROJ_SPIKE);
     uint64_t ops = 0;
-    maps[pr->map].spikes(pr, dst, weight_set(pr, t), ids, n, &ops);
+    maps[pr->map].spikes(pr, dst, weight_set(pr, t), ids, n, masks, &ops);
     c->events += (uint64_t)n;
     c->acs += ops;
     c->sop += (double)n / pr->n_src * pr->dense_flops;

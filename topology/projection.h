@@ -111,7 +111,8 @@ typedef struct {
      * packets dense enough to take the graded kernel (channel vectors) */
     real *spike_map;
     /* spike-driven conv and 1x1 maps: per source pixel, the channels that
-     * fired, bit c%64 of word (q, c/64), mask_words words per pixel */
+     * fired, bit c%64 of word (q, c/64), mask_words words per pixel, for
+     * packets delivered without the source population's masks */
     uint64_t *chan_mask;
     int mask_words;
     /* spike-driven upsample maps: per source pixel sums of weight rows
@@ -144,10 +145,14 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *spec, const 
 void proj_free(sim_ctx *ctx, projection *pr);
 
 /* Deliver a packet at timestep t into the target's input buffer: spikes
- * (public source ids) or graded values (the source's storage layout). Adds
- * events, ACs/MACs and the SOP estimate into *c. */
+ * (public source ids, ascending, and optionally the same spikes as the
+ * source population's channel masks, see population.masks; NULL: built
+ * from the ids when needed) or graded values (the source's storage
+ * layout). Adds events, ACs/MACs and the SOP estimate into *c. */
 void proj_deliver_spikes(const projection *pr, real *dst_input /* (Ho, Wo, Co) */,
-                         const int32_t *ids /* (n) */, int32_t n, int64_t t, proj_counters *c);
+                         const int32_t *ids /* (n) */, int32_t n,
+                         const uint64_t *masks /* (H, W, ceil(Ci/64)) or NULL */, int64_t t,
+                         proj_counters *c);
 void proj_deliver_graded(const projection *pr, real *dst_input /* (Ho, Wo, Co) */,
                          const real *values /* (H, W, Ci) */, int64_t t, proj_counters *c);
 

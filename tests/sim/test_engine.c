@@ -866,7 +866,7 @@ static void test_maps_vs_dense(void)
                 naive_map(ref, in, m, m->unit ? NULL : w + (t ? per : 0), &ops);
                 proj_counters c = {0};
                 if (kind == PROJ_SPIKE) {
-                    proj_deliver_spikes(&pr, buf, ids, nid, t, &c);
+                    proj_deliver_spikes(&pr, buf, ids, nid, NULL, t, &c);
                 } else {
                     neuron_from_public(in_st, in_pub, m->Ci, m->H * m->W);
                     proj_deliver_graded(&pr, buf, in_st, t, &c);
@@ -1032,6 +1032,17 @@ static void test_updates_vs_rule(void)
                         bad += gnz != nnz || memcmp(g, gv, (size_t)n * sizeof *gv) != 0;
                     }
                     bad += pop.spikes_step != (uint64_t)nw;
+                    /* the same spikes as per-position channel masks */
+                    const int mw = (C + 63) / 64;
+                    const uint64_t *mk = pop_masks_at(&pop, t);
+                    for (int q = 0; q < HW && mk; q++)
+                        for (int w = 0; w < mw; w++) {
+                            uint64_t m = 0;
+                            for (int c = 64 * w; c < C && c < 64 * (w + 1); c++)
+                                m |= (uint64_t)fire[(size_t)c * HW + q] << (c - 64 * w);
+                            bad += mk[(size_t)q * mw + w] != m;
+                        }
+                    bad += mk == NULL;
                     for (int i = 0; i < n; i++)
                         bad += pop.input[i] != 0;
                     free(fire), free(gv);
@@ -1380,7 +1391,7 @@ static void test_fanout_speed(void)
     int reps = 0;
     double t0 = now_s(), dt;
     do {
-        proj_deliver_spikes(engine_proj(&e, 0), buf, ids, k, 0, &c);
+        proj_deliver_spikes(engine_proj(&e, 0), buf, ids, k, NULL, 0, &c);
         reps++;
     } while ((dt = now_s() - t0) < 0.3);
     fprintf(stderr,
