@@ -168,7 +168,8 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
                         ustore(st + o, uzero_where(v, k));
                     fw[j][0] = _mm512_mask_or_epi64(fw[j][0], (__mmask8)k, fw[j][0], bit);
                     if (REAL_VLEN == 16)
-                        fw[j][1] = _mm512_mask_or_epi64(fw[j][1], (__mmask8)(k >> 8), fw[j][1], bit);
+                        fw[j][1] =
+                            _mm512_mask_or_epi64(fw[j][1], (__mmask8)(k >> 8), fw[j][1], bit);
                     cn[j] = _mm512_mask_add_epi32(cn[j], (__mmask16)k, cn[j],
                                                   _mm512_set1_epi32(1));
                 }
@@ -179,15 +180,14 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
                 _mm512_storeu_si512((void *)(f + j * REAL_VLEN), fw[j][0]);
                 if (REAL_VLEN == 16)
                     _mm512_storeu_si512((void *)(f + j * REAL_VLEN + 8), fw[j][1]);
+                int32_t *cj = cnt + j * REAL_VLEN;
                 if (REAL_VLEN == 16) {
-                    _mm512_storeu_si512((void *)(cnt + j * REAL_VLEN),
-                                        _mm512_add_epi32(_mm512_loadu_si512((void *)(cnt + j * REAL_VLEN)),
-                                                         cn[j]));
+                    const __m512i old = _mm512_loadu_si512((void *)cj);
+                    _mm512_storeu_si512((void *)cj, _mm512_add_epi32(old, cn[j]));
                 } else {
-                    const __m256i lo = _mm512_castsi512_si256(cn[j]);
-                    _mm256_storeu_si256((__m256i *)(cnt + j * REAL_VLEN),
-                                        _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(cnt + j * REAL_VLEN)),
-                                                         lo));
+                    const __m256i old = _mm256_loadu_si256((__m256i *)cj);
+                    _mm256_storeu_si256((__m256i *)cj,
+                                        _mm256_add_epi32(old, _mm512_castsi512_si256(cn[j])));
                 }
             }
         }

@@ -372,14 +372,96 @@ static void conv_graded(const projection *pr, real *dst, const real *w, const re
 
 /* ---- PROJ_DEPTHWISE: weights (k, k, C), channel last ---- */
 
+#if defined(__AVX512F__)
+/* y += w on the lanes whose bit is set in k. */
+static inline real_vec mask_add(real_vec y, unsigned k, const real *w)
+{
+#if REAL_IS_DOUBLE
+    return (real_vec)_mm512_mask_add_pd((__m512d)y, (__mmask8)k, (__m512d)y, _mm512_loadu_pd(w));
+#else
+    return (real_vec)_mm512_mask_add_ps((__m512)y, (__mmask16)k, (__m512)y, _mm512_loadu_ps(w));
+#endif
+}
+
+/* A dense spike packet given as the source's channel masks into a "same"
+ * stride-1 map: each target position adds, tap by tap, the tap's weights on
+ * the channels that fired at the tap's source pixel (a masked vector add).
+ * Per channel the adds come in the scatter's order (sources ascending), so
+ * the sums are bit-identical to it. ACs: per source pixel, its spikes times
+ * its valid taps. */
+static inline __attribute__((always_inline)) void
+dw_spikes_masked(const projection *pr, real *dst, const real *w, const uint64_t *masks,
+                 uint64_t *cnt, const int NV)
+{
+    const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad, C = NV * REAL_VLEN;
+    const int nw = (C + 63) / 64;
+    uint64_t adds = 0;
+    for (int q = 0; q < H * W; q++) {
+        int ones = 0;
+        for (int wi = 0; wi < nw; wi++)
+            ones += __builtin_popcountll(masks[(size_t)q * nw + wi]);
+        adds += (uint64_t)ones * (uint64_t)(pr->tap_off[q + 1] - pr->tap_off[q]);
+    }
+    for (int oy = 0; oy < H; oy++)
+        for (int ox = 0; ox < W; ox++) {
+            real *y = dst + ((size_t)oy * W + ox) * C;
+            real_vec a[8];
+            for (int v = 0; v < NV; v++)
+                a[v] = *(const real_vec *)(y + v * REAL_VLEN);
+            for (int ky = 0; ky < k; ky++) {
+                const int iy = oy + ky - p;
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    const int ix = ox + kx - p;
+                    if (ix < 0 || ix >= W)
+                        continue;
+                    const uint64_t *mq = masks + ((size_t)iy * W + ix) * nw;
+                    const real *wt = w + (size_t)(ky * k + kx) * C;
+                    for (int v = 0; v < NV; v++) {
+                        const int c0 = v * REAL_VLEN;
+                        const unsigned bits = (unsigned)(mq[c0 >> 6] >> (c0 & 63)) &
+                                              ((1u << REAL_VLEN) - 1);
+                        a[v] = mask_add(a[v], bits, wt + c0);
+                    }
+                }
+            }
+            for (int v = 0; v < NV; v++)
+                *(real_vec *)(y + v * REAL_VLEN) = a[v];
+        }
+    *cnt += adds;
+}
+#endif
+
 static void dw_spikes(const projection *pr, real *dst, const real *w, const int32_t *ids, int32_t n,
                       const uint64_t *masks, uint64_t *ops)
 {
-    (void)masks;
     const int HW = pr->H * pr->W, C = pr->Co;
     uint64_t cnt = 0;
     int c = 0;
     int32_t base = 0;
+#if defined(__AVX512F__)
+    if (masks && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src && pr->stride == 1 &&
+        2 * pr->pad == pr->k - 1 && C % REAL_VLEN == 0 && C <= 8 * REAL_VLEN) {
+        switch (C / REAL_VLEN) {
+        case 1:
+            dw_spikes_masked(pr, dst, w, masks, &cnt, 1);
+            break;
+        case 2:
+            dw_spikes_masked(pr, dst, w, masks, &cnt, 2);
+            break;
+        case 4:
+            dw_spikes_masked(pr, dst, w, masks, &cnt, 4);
+            break;
+        default:
+            dw_spikes_masked(pr, dst, w, masks, &cnt, C / REAL_VLEN);
+        }
+        *ops += cnt;
+        return;
+    }
+#else
+    (void)masks;
+#endif
     if (pr->spike_map && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src) {
         /* many spikes: the graded path on a 0/1 map of the source adds
          * whole channel vectors per pixel and tap and counts one AC per

@@ -844,6 +844,7 @@ static void test_maps_vs_dense(void)
             real *buf = calloc((size_t)nd, sizeof *buf), *base = calloc((size_t)nd, sizeof *base),
                  *got = calloc((size_t)nd, sizeof *got);
             int32_t *ids = calloc((size_t)ns, sizeof *ids), nid = 0;
+            uint64_t *masks = calloc((size_t)m->H * m->W * ((m->Ci + 63) / 64), sizeof *masks);
             for (int t = 0; t < 6; t += 5) { /* t 0: set 0; t 5: set 1 */
                 /* spike packets: dense at t 0 (the gather and dense kernels),
                  * sparse at t 5 (the scatter); neuron 0 always fires */
@@ -859,45 +860,57 @@ static void test_maps_vs_dense(void)
                 }
                 /* the target buffer already holds something: delivery adds */
                 rng_fill_uniform(&ctx, RNG_AUX, base, (size_t)nd, -1, 1);
-                neuron_from_public(buf, base, Co, Ho * Wo);
                 for (int j = 0; j < nd; j++)
                     ref[j] = base[j];
                 uint64_t ops = 0;
                 naive_map(ref, in, m, m->unit ? NULL : w + (t ? per : 0), &ops);
-                proj_counters c = {0};
-                if (kind == PROJ_SPIKE) {
-                    proj_deliver_spikes(&pr, buf, ids, nid, NULL, t, &c);
-                } else {
-                    neuron_from_public(in_st, in_pub, m->Ci, m->H * m->W);
-                    proj_deliver_graded(&pr, buf, in_st, t, &c);
+                /* spikes go in twice: as ids alone, and with the per-pixel
+                 * channel masks a source population hands over */
+                const int mw = (m->Ci + 63) / 64;
+                for (int i = 0; i < m->H * m->W * mw; i++)
+                    masks[i] = 0;
+                for (int i = 0; i < nid; i++) {
+                    const int ch = ids[i] / (m->H * m->W), q = ids[i] % (m->H * m->W);
+                    masks[(size_t)q * mw + ch / 64] |= (uint64_t)1 << (ch % 64);
                 }
-                neuron_to_public(got, buf, Co, Ho * Wo);
-                char what[96];
-                snprintf(what, sizeof what, "%s %s k%d s%d p%d t%d", proj_kind_name(pr.kind),
-                         proj_map_name(m->map), m->k, m->s, m->pad, t);
-                CU_ASSERT(harness_close_d(what, got, ref, (size_t)nd, TOL(1e-12, 1e-5),
-                                          TOL(1e-12, 1e-5)));
-                uint64_t nev = 0;
-                for (int i = 0; i < ns; i++)
-                    nev += in[i] != 0;
-                CU_ASSERT_EQUAL(c.events, nev);
-                int plain = kind == PROJ_SPIKE || m->unit;
-                CU_ASSERT_EQUAL(plain ? c.acs : c.macs, ops);
-                CU_ASSERT_EQUAL(plain ? c.macs : c.acs, 0);
-                CU_ASSERT(ops > 0);
-                if ((plain ? c.acs : c.macs) != ops)
-                    fprintf(stderr, "\n  %s: %llu ops, naive %llu\n", what,
-                            (unsigned long long)(plain ? c.acs : c.macs), (unsigned long long)ops);
-                double dense = m->map == PROJ_UPSAMPLE2_1X1 ? (double)Co * m->Ci * m->H * m->W
-                               : m->map == PROJ_DENSE       ? (double)ns * nd
-                               : m->map == PROJ_IDENTITY    ? ns
-                               : m->map == PROJ_DEPTHWISE   ? (double)nd * m->k * m->k
-                                                            : (double)nd * m->Ci * m->k * m->k;
-                CU_ASSERT(fabs(c.sop - (double)nev / ns * dense) < 1e-9 * dense);
+                for (int via = 0; via < (kind == PROJ_SPIKE ? 2 : 1); via++) {
+                    neuron_from_public(buf, base, Co, Ho * Wo);
+                    proj_counters c = {0};
+                    if (kind == PROJ_SPIKE) {
+                        proj_deliver_spikes(&pr, buf, ids, nid, via ? masks : NULL, t, &c);
+                    } else {
+                        neuron_from_public(in_st, in_pub, m->Ci, m->H * m->W);
+                        proj_deliver_graded(&pr, buf, in_st, t, &c);
+                    }
+                    neuron_to_public(got, buf, Co, Ho * Wo);
+                    char what[96];
+                    snprintf(what, sizeof what, "%s %s k%d s%d p%d t%d%s", proj_kind_name(pr.kind),
+                             proj_map_name(m->map), m->k, m->s, m->pad, t, via ? " masks" : "");
+                    CU_ASSERT(harness_close_d(what, got, ref, (size_t)nd, TOL(1e-12, 1e-5),
+                                              TOL(1e-12, 1e-5)));
+                    uint64_t nev = 0;
+                    for (int i = 0; i < ns; i++)
+                        nev += in[i] != 0;
+                    CU_ASSERT_EQUAL(c.events, nev);
+                    int plain = kind == PROJ_SPIKE || m->unit;
+                    CU_ASSERT_EQUAL(plain ? c.acs : c.macs, ops);
+                    CU_ASSERT_EQUAL(plain ? c.macs : c.acs, 0);
+                    CU_ASSERT(ops > 0);
+                    if ((plain ? c.acs : c.macs) != ops)
+                        fprintf(stderr, "\n  %s: %llu ops, naive %llu\n", what,
+                                (unsigned long long)(plain ? c.acs : c.macs),
+                                (unsigned long long)ops);
+                    double dense = m->map == PROJ_UPSAMPLE2_1X1 ? (double)Co * m->Ci * m->H * m->W
+                                   : m->map == PROJ_DENSE       ? (double)ns * nd
+                                   : m->map == PROJ_IDENTITY    ? ns
+                                   : m->map == PROJ_DEPTHWISE   ? (double)nd * m->k * m->k
+                                                                : (double)nd * m->Ci * m->k * m->k;
+                    CU_ASSERT(fabs(c.sop - (double)nev / ns * dense) < 1e-9 * dense);
+                }
             }
             proj_free(&ctx, &pr);
             free(w), free(in), free(ref), free(in_st), free(in_pub), free(buf), free(base);
-            free(got), free(ids);
+            free(got), free(ids), free(masks);
         }
     }
     CU_ASSERT_EQUAL(mem_current(&ctx, MEM_ENGINE), 0);
