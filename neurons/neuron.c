@@ -6,7 +6,9 @@
  * marks the neurons that fire (a bit each, in one 64-bit word per channel
  * and 64 positions) and counts them per channel; the spike list is then
  * written in ascending public id c*HW + p by walking the set bits of each
- * channel that fired, so its cost follows the spikes, not the neurons. */
+ * channel that fired, so its cost follows the spikes, not the neurons. The
+ * same spikes are also kept as per-position channel masks, the form the
+ * conv and depthwise maps gather dense packets from. */
 #include "neuron.h"
 
 #include <assert.h>

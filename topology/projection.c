@@ -5,7 +5,11 @@
  * The target buffer is position-major (Ho, Wo, Co), and weights are stored
  * with the output channel last, so the work of one event at one target
  * position is a contiguous vector add (spikes) or axpy (graded values)
- * over Co. Nothing here allocates after proj_init. */
+ * over Co. Sparse packets are scattered event by event; dense ones are
+ * gathered per target position (from the per-pixel channel masks a source
+ * population hands over), which performs the same adds, counted the same
+ * way, without a branch per event and with the target in registers.
+ * Nothing here allocates after proj_init. */
 #include "projection.h"
 
 #include <assert.h>
