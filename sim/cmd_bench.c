@@ -16,6 +16,21 @@
 #include "sim/rng.h"
 #include "topology/trevsnn.h"
 
+/* The OpenMP wait policy this process runs with (sim/main.c chooses it
+ * unless the user set one). */
+static const char *omp_wait_name(void)
+{
+    const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    static char buf[64];
+    if (pol)
+        snprintf(buf, sizeof buf, "OMP_WAIT_POLICY=%.40s", pol);
+    else if (spin)
+        snprintf(buf, sizeof buf, "GOMP_SPINCOUNT=%.40s", spin);
+    else
+        snprintf(buf, sizeof buf, "default");
+    return buf;
+}
+
 int cmd_bench_train(int argc, char **argv)
 {
     static const cli_opt opts[] = {
@@ -139,9 +154,11 @@ int cmd_bench_train(int argc, char **argv)
         printf("%s%.1f", r ? ", " : "", rates[r]);
     printf("], \"activation_bytes\": %zu, \"activation_bytes_peak\": %zu, \"scratch_bytes\": %zu, "
            "\"param_bytes\": %zu, \"peak_rss\": %zu, \"firing_rate\": %.4f, "
-           "\"blas\": \"%s\", \"blas_gflops_threads\": %.1f}\n",
+           "\"blas\": \"%s\", \"blas_gflops_threads\": %.1f, \"omp_wait\": \"%s\", "
+           "\"busy_cpus_at_start\": %s}\n",
            plan[MEM_ACTS], mem_peak(&ctx, MEM_ACTS), plan[MEM_SCRATCH], plan[MEM_PARAMS],
-           mem_peak_rss(), sites > 0 ? spikes / sites : 0.0, blas_name(), gflops);
+           mem_peak_rss(), sites > 0 ? spikes / sites : 0.0, blas_name(), gflops, omp_wait_name(),
+           getenv("SIM_BUSY_CPUS") ? getenv("SIM_BUSY_CPUS") : "null");
     free(rates);
     mem_free(&ctx, images);
     mem_free(&ctx, labels);

@@ -111,6 +111,9 @@ static void choose_wait_policy(int argc, char **argv)
         setenv("GOMP_SPINCOUNT", SPIN_WAIT_COUNT, 1);
     else
         setenv("OMP_WAIT_POLICY", "passive", 1);
+    char b[32];
+    snprintf(b, sizeof b, "%.2f", busy);
+    setenv("SIM_BUSY_CPUS", b, 1); /* for the record (sim bench-train) */
     setenv("SIM_NO_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the default policy */
