@@ -984,8 +984,7 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         if (st_t != SIM_OK)
             return st_t;
     }
-    if ((s->map == PROJ_CONV || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE &&
-        pr->Co <= PROJ_GATHER_CMAX) {
+    if ((s->map == PROJ_CONV || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE) {
         pr->mask_words = (pr->Ci + 63) / 64;
         pr->chan_mask = mem_alloc(ctx, MEM_ENGINE,
                                   (size_t)pr->H * pr->W * pr->mask_words * sizeof *pr->chan_mask);

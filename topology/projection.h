@@ -72,8 +72,6 @@ typedef enum {
  * holds at least one spike per PROJ_GATHER_INV target positions; sparser
  * packets are scattered spike by spike. */
 #define PROJ_GATHER_INV 2
-/* Widest target (channels) the gather keeps in its accumulator. */
-#define PROJ_GATHER_CMAX 1024
 
 /* What the caller describes; the engine copies the weights. */
 typedef struct {
