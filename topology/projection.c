@@ -125,6 +125,13 @@ static inline int id_channel(int32_t id, int HW, int *c, int32_t *base)
         }                                                                                          \
     } while (0)
 
+/* 1 when a width of n values is whole 64-byte vectors, at most 8 of them:
+ * few enough to keep as accumulators in registers. */
+static inline int in_vectors(int n)
+{
+    return n % REAL_VLEN == 0 && n <= 8 * REAL_VLEN;
+}
+
 /* Nonzero values in v[0..n). */
 static inline int count_nonzero(const real *v, int n)
 {
@@ -237,7 +244,7 @@ add_rows_v(real *y, const real *w, const int32_t *off, int n, const int NV)
 static inline __attribute__((always_inline)) void add_rows(real *restrict y, const real *w,
                                                            const int32_t *off, int n, const int Co)
 {
-    if (Co % REAL_VLEN == 0 && Co <= 8 * REAL_VLEN) {
+    if (in_vectors(Co)) {
         add_rows_v(y, w, off, n, Co / REAL_VLEN);
         return;
     }
@@ -376,6 +383,13 @@ static void conv_graded(const projection *pr, real *dst, const real *w, const re
 
 /* ---- PROJ_DEPTHWISE: weights (k, k, C), channel last ---- */
 
+/* 1 when the map is stride 1 with "same" padding (the model's depthwise
+ * maps): the maps the gathers below take. */
+static inline int dw_same(const projection *pr)
+{
+    return pr->stride == 1 && 2 * pr->pad == pr->k - 1;
+}
+
 #if defined(__AVX512F__)
 /* y += w on the lanes whose bit is set in k. */
 static inline real_vec mask_add(real_vec y, unsigned k, const real *w)
@@ -386,26 +400,21 @@ static inline real_vec mask_add(real_vec y, unsigned k, const real *w)
     return (real_vec)_mm512_mask_add_ps((__m512)y, (__mmask16)k, (__m512)y, _mm512_loadu_ps(w));
 #endif
 }
+#endif
 
-/* A dense spike packet given as the source's channel masks into a "same"
- * stride-1 map: each target position adds, tap by tap, the tap's weights on
- * the channels that fired at the tap's source pixel (a masked vector add).
- * Per channel the adds come in the scatter's order (sources ascending), so
- * the sums are bit-identical to it. ACs: per source pixel, its spikes times
- * its valid taps. */
+/* A "same" depthwise map gathered per target pixel, the C = NV*REAL_VLEN
+ * target values in registers across the k*k taps: each tap adds its source
+ * pixel's values times the tap's weights (vals), or, for a spike packet
+ * given as channel masks (masks, AVX-512 only), the tap's weights on the
+ * lanes whose channel fired. Exactly one of vals and masks is given. Per
+ * channel the adds come in the scatter's order (sources ascending), so the
+ * sums are bit-identical to it. */
 static inline __attribute__((always_inline)) void
-dw_spikes_masked(const projection *pr, real *dst, const real *w, const uint64_t *masks,
-                 uint64_t *cnt, const int NV)
+dw_gather_vec(const projection *pr, real *dst, const real *w, const real *vals,
+              const uint64_t *masks, const int NV)
 {
     const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad, C = NV * REAL_VLEN;
     const int nw = (C + 63) / 64;
-    uint64_t adds = 0;
-    for (int q = 0; q < H * W; q++) {
-        int ones = 0;
-        for (int wi = 0; wi < nw; wi++)
-            ones += __builtin_popcountll(masks[(size_t)q * nw + wi]);
-        adds += (uint64_t)ones * (uint64_t)(pr->tap_off[q + 1] - pr->tap_off[q]);
-    }
     for (int oy = 0; oy < H; oy++)
         for (int ox = 0; ox < W; ox++) {
             real *y = dst + ((size_t)oy * W + ox) * C;
@@ -420,19 +429,49 @@ dw_spikes_masked(const projection *pr, real *dst, const real *w, const uint64_t 
                     const int ix = ox + kx - p;
                     if (ix < 0 || ix >= W)
                         continue;
-                    const uint64_t *mq = masks + ((size_t)iy * W + ix) * nw;
+                    const size_t q = (size_t)iy * W + ix;
                     const real *wt = w + (size_t)(ky * k + kx) * C;
                     for (int v = 0; v < NV; v++) {
                         const int c0 = v * REAL_VLEN;
-                        const unsigned bits = (unsigned)(mq[c0 >> 6] >> (c0 & 63)) &
-                                              ((1u << REAL_VLEN) - 1);
-                        a[v] = mask_add(a[v], bits, wt + c0);
+#if defined(__AVX512F__)
+                        if (masks) {
+                            const uint64_t *mq = masks + q * nw;
+                            a[v] = mask_add(a[v],
+                                            (unsigned)(mq[c0 >> 6] >> (c0 & 63)) &
+                                                ((1u << REAL_VLEN) - 1),
+                                            wt + c0);
+                            continue;
+                        }
+#endif
+                        a[v] += *(const real_vec *)(vals + q * C + c0) *
+                                *(const real_vec *)(wt + c0);
                     }
                 }
             }
             for (int v = 0; v < NV; v++)
                 *(real_vec *)(y + v * REAL_VLEN) = a[v];
         }
+    (void)nw;
+    (void)masks;
+}
+
+#if defined(__AVX512F__)
+/* A dense spike packet given as the source's channel masks into a "same"
+ * map of C channels (in_vectors(C)): dw_gather_vec with the masks. ACs:
+ * per source pixel, its spikes times its valid taps. */
+static inline __attribute__((always_inline)) void
+dw_spikes_masked(const projection *pr, real *dst, const real *w, const uint64_t *masks,
+                 uint64_t *cnt, const int C)
+{
+    const int nw = (C + 63) / 64;
+    uint64_t adds = 0;
+    for (int q = 0; q < pr->H * pr->W; q++) {
+        int ones = 0;
+        for (int wi = 0; wi < nw; wi++)
+            ones += __builtin_popcountll(masks[(size_t)q * nw + wi]);
+        adds += (uint64_t)ones * (uint64_t)(pr->tap_off[q + 1] - pr->tap_off[q]);
+    }
+    dw_gather_vec(pr, dst, w, NULL, masks, C / REAL_VLEN);
     *cnt += adds;
 }
 #endif
@@ -445,21 +484,9 @@ static void dw_spikes(const projection *pr, real *dst, const real *w, const int3
     int c = 0;
     int32_t base = 0;
 #if defined(__AVX512F__)
-    if (masks && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src && pr->stride == 1 &&
-        2 * pr->pad == pr->k - 1 && C % REAL_VLEN == 0 && C <= 8 * REAL_VLEN) {
-        switch (C / REAL_VLEN) {
-        case 1:
-            dw_spikes_masked(pr, dst, w, masks, &cnt, 1);
-            break;
-        case 2:
-            dw_spikes_masked(pr, dst, w, masks, &cnt, 2);
-            break;
-        case 4:
-            dw_spikes_masked(pr, dst, w, masks, &cnt, 4);
-            break;
-        default:
-            dw_spikes_masked(pr, dst, w, masks, &cnt, C / REAL_VLEN);
-        }
+    if (masks && (int64_t)n * PROJ_DW_DENSE_INV >= (int64_t)pr->n_src && dw_same(pr) &&
+        in_vectors(C)) {
+        BY_WIDTH(C, dw_spikes_masked, pr, dst, w, masks, &cnt);
         *ops += cnt;
         return;
     }
@@ -485,48 +512,19 @@ static void dw_spikes(const projection *pr, real *dst, const real *w, const int3
     *ops += cnt;
 }
 
-/* Graded values: per source pixel and tap one vector multiply-add over the
- * channels (zeros included: they add exactly nothing); the counters count
- * only the nonzero values' taps, as the event semantics does. */
 /* The model's depthwise maps (stride 1, "same" padding) gathered per
  * target pixel: dst[o] gets the products of its k*k sources added in the
  * order the scatter adds them (sources ascending), one after another from
  * its old value, so the sums are bit-identical to the scatter's; all-zero
  * sources add exactly 0. The target vector stays in registers across the
- * taps instead of being loaded and stored k*k times. */
+ * taps (dw_gather_vec), or in a stack array for other widths. */
 #define DW_GATHER_CMAX 1024
 static inline __attribute__((always_inline)) void
 dw_graded_gather(const projection *pr, real *dst, const real *w, const real *vals, const int C)
 {
     const int H = pr->H, W = pr->W, k = pr->k, p = pr->pad;
-    if (C % REAL_VLEN == 0 && C <= 8 * REAL_VLEN) {
-        /* the target vector in registers, so that the taps' adds do not
-         * wait on a store and a load each */
-        const int NV = C / REAL_VLEN;
-        for (int oy = 0; oy < H; oy++)
-            for (int ox = 0; ox < W; ox++) {
-                real *y = dst + ((size_t)oy * W + ox) * C;
-                real_vec a[8];
-                for (int v = 0; v < NV; v++)
-                    a[v] = *(const real_vec *)(y + v * REAL_VLEN);
-                for (int ky = 0; ky < k; ky++) {
-                    const int iy = oy + ky - p;
-                    if (iy < 0 || iy >= H)
-                        continue;
-                    for (int kx = 0; kx < k; kx++) {
-                        const int ix = ox + kx - p;
-                        if (ix < 0 || ix >= W)
-                            continue;
-                        const real *x = vals + ((size_t)iy * W + ix) * C;
-                        const real *wt = w + (size_t)(ky * k + kx) * C;
-                        for (int v = 0; v < NV; v++)
-                            a[v] += *(const real_vec *)(x + v * REAL_VLEN) *
-                                    *(const real_vec *)(wt + v * REAL_VLEN);
-                    }
-                }
-                for (int v = 0; v < NV; v++)
-                    *(real_vec *)(y + v * REAL_VLEN) = a[v];
-            }
+    if (in_vectors(C)) {
+        dw_gather_vec(pr, dst, w, vals, NULL, C / REAL_VLEN);
         return;
     }
     real acc[DW_GATHER_CMAX];
@@ -561,7 +559,7 @@ static void dw_graded(const projection *pr, real *dst, const real *w, const real
                       uint64_t *events, uint64_t *ops)
 {
     const int C = pr->Co, HW = pr->H * pr->W;
-    const int gather = pr->stride == 1 && 2 * pr->pad == pr->k - 1 && C <= DW_GATHER_CMAX;
+    const int gather = dw_same(pr) && C <= DW_GATHER_CMAX;
     uint64_t ev = 0, cnt = 0;
     for (int q = 0; q < HW; q++) {
         const real *restrict v = vals + (size_t)q * C;
@@ -984,25 +982,19 @@ sim_status proj_init(sim_ctx *ctx, projection *pr, const proj_spec *s, const pop
         if (st_t != SIM_OK)
             return st_t;
     }
-    if ((s->map == PROJ_CONV || s->map == PROJ_CONV1X1) && s->kind == PROJ_SPIKE) {
-        pr->mask_words = (pr->Ci + 63) / 64;
-        pr->chan_mask = mem_alloc(ctx, MEM_ENGINE,
-                                  (size_t)pr->H * pr->W * pr->mask_words * sizeof *pr->chan_mask);
-        if (!pr->chan_mask) {
-            proj_free(ctx, pr);
-            return SIM_ENOMEM;
+    if (s->kind == PROJ_SPIKE) { /* the dense-packet scratch of the map, if it has one */
+        const size_t HW = (size_t)pr->H * pr->W;
+        void *scr = pr; /* stays non-NULL for the maps without scratch */
+        if (s->map == PROJ_CONV || s->map == PROJ_CONV1X1) {
+            pr->mask_words = (pr->Ci + 63) / 64;
+            scr = pr->chan_mask =
+                mem_alloc(ctx, MEM_ENGINE, HW * pr->mask_words * sizeof(uint64_t));
+        } else if (s->map == PROJ_DEPTHWISE) {
+            scr = pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof(real));
+        } else if (s->map == PROJ_UPSAMPLE2_1X1) {
+            scr = pr->up_sum = mem_alloc(ctx, MEM_ENGINE, HW * pr->Co * sizeof(real));
         }
-    }
-    if (s->map == PROJ_DEPTHWISE && s->kind == PROJ_SPIKE) {
-        pr->spike_map = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->n_src * sizeof *pr->spike_map);
-        if (!pr->spike_map) {
-            proj_free(ctx, pr);
-            return SIM_ENOMEM;
-        }
-    }
-    if (s->map == PROJ_UPSAMPLE2_1X1 && s->kind == PROJ_SPIKE) {
-        pr->up_sum = mem_alloc(ctx, MEM_ENGINE, (size_t)pr->H * pr->W * pr->Co * sizeof *pr->up_sum);
-        if (!pr->up_sum) {
+        if (!scr) {
             proj_free(ctx, pr);
             return SIM_ENOMEM;
         }
