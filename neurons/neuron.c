@@ -198,25 +198,27 @@ update_tiles(population *p, const real *bias, const real *alpha, real *g, uint64
     return total_count(p->chan_count, C);
 }
 
+/* 1 when a spiking model's update runs in vector tiles (C a multiple of
+ * the vector length): they write every fired word and the masks whole. */
+static int update_tiled(const population *p)
+{
+    return p->C % REAL_VLEN == 0;
+}
+
 /* update_tiles for the model with the widest tile that divides C; -1 when
- * C is not a multiple of the vector length. */
+ * the update is not tiled. */
 static inline __attribute__((always_inline)) int32_t
 update_vec(population *p, const real *bias, const real *alpha, real *g, uint64_t *fired,
            uint64_t *masks, int32_t *nnz, const int model)
 {
     const int C = p->C;
+    if (!update_tiled(p))
+        return -1;
     if (C % (4 * REAL_VLEN) == 0)
         return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 4);
     if (C % (2 * REAL_VLEN) == 0)
         return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 2);
-    if (C % REAL_VLEN == 0)
-        return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 1);
-    return -1;
-}
-/* 1 when the update writes the masks itself (the vector tiles) */
-static int update_writes_masks(const population *p)
-{
-    return p->C % REAL_VLEN == 0;
+    return update_tiles(p, bias, alpha, g, fired, masks, nnz, model, 1);
 }
 #define UPDATE_VEC(model)                                                                          \
     do {                                                                                           \
@@ -226,7 +228,7 @@ static int update_writes_masks(const population *p)
     } while (0)
 #else
 #define UPDATE_VEC(model) ((void)masks)
-static int update_writes_masks(const population *p)
+static int update_tiled(const population *p)
 {
     (void)p;
     return 0;
@@ -581,13 +583,16 @@ void pop_update(population *p, int64_t t)
     real *g = p->graded ? p->graded + slot * (size_t)p->n : NULL;
     int32_t *out = p->spikes ? p->spikes + slot * (size_t)p->n : NULL;
     memset(p->chan_count, 0, (size_t)C * sizeof *p->chan_count);
-    if (p->fired)
-        memset(p->fired, 0, fired_words(C, p->HW) * sizeof *p->fired);
-    int32_t nnz = 0;
     uint64_t *masks =
         p->masks ? p->masks + slot * (size_t)p->HW * (size_t)p->mask_words : NULL;
-    if (masks && C % 64) /* the vector tiles leave the bits past C alone */
-        memset(masks, 0, (size_t)p->HW * p->mask_words * sizeof *masks);
+    const size_t mask_bytes = (size_t)p->HW * p->mask_words * sizeof *masks;
+    const int tiled = p->fired && update_tiled(p);
+    if (p->fired && !tiled) /* the plain loops OR into the fired words */
+        memset(p->fired, 0, fired_words(C, p->HW) * sizeof *p->fired);
+    if (masks && (!tiled || C % 64)) /* built from the list below, or the
+                                      * tiles leave the bits past C alone */
+        memset(masks, 0, mask_bytes);
+    int32_t nnz = 0;
     int32_t k = models[p->model].update(p, bias, alpha, g, p->fired, masks, &nnz);
     if (k > 0) {
         /* public order, ascending c*HW + q: the set bits of each channel
@@ -603,9 +608,8 @@ void pop_update(population *p, int64_t t)
         }
         assert(m == k);
     }
-    if (masks && !update_writes_masks(p)) { /* the plain loops: from the list */
+    if (masks && !tiled) { /* the plain loops: from the list */
         const int HW = p->HW, nw = p->mask_words;
-        memset(masks, 0, (size_t)HW * nw * sizeof *masks);
         for (int32_t i = 0; i < k; i++) {
             const int c = out[i] / HW, q = out[i] % HW;
             masks[(size_t)q * nw + (c >> 6)] |= (uint64_t)1 << (c & 63);
