@@ -496,24 +496,32 @@ static inline __m512 dw16_shift(__m512 r, int dx)
                   : _mm512_maskz_permutexvar_ps((__mmask16)0x7FFF, right, r);
 }
 
+/* acc + the 3x3 taps of output row y over the rows of src (H, 16): tap
+ * (ky, kx) reads row y + ky - 1 shifted by kx - 1 lanes (the forward), or,
+ * transposed, row y + 1 - ky shifted by 1 - kx (the input gradient). */
+static inline __m512 dw16_row(__m512 acc, const real *src, int H, int y, const real *w /* (9) */,
+                              int transposed)
+{
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = transposed ? y + 1 - ky : y + ky - 1;
+        if (iy < 0 || iy >= H)
+            continue;
+        const __m512 r = _mm512_loadu_ps(src + (size_t)iy * 16);
+        for (int kx = 0; kx < 3; kx++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * 3 + kx]),
+                                  dw16_shift(r, transposed ? 1 - kx : kx - 1), acc);
+    }
+    return acc;
+}
+
 static void dw16_forward(real *out /* (N, H, 16) */, const real *in /* (N, H, 16) */,
                          const real *w /* (9) */, real b, int N, int H)
 {
     for (int n = 0; n < N; n++) {
         const real *x = in + (size_t)n * H * 16;
         real *o = out + (size_t)n * H * 16;
-        for (int y = 0; y < H; y++) {
-            __m512 acc = _mm512_set1_ps(b);
-            for (int ky = 0; ky < 3; ky++) {
-                const int iy = y + ky - 1;
-                if (iy < 0 || iy >= H)
-                    continue;
-                const __m512 r = _mm512_loadu_ps(x + (size_t)iy * 16);
-                for (int kx = 0; kx < 3; kx++)
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * 3 + kx]), dw16_shift(r, kx - 1), acc);
-            }
-            _mm512_storeu_ps(o + (size_t)y * 16, acc);
-        }
+        for (int y = 0; y < H; y++)
+            _mm512_storeu_ps(o + (size_t)y * 16, dw16_row(_mm512_set1_ps(b), x, H, y, w, 0));
     }
 }
 
@@ -542,16 +550,7 @@ static void dw16_backward(real *din /* (N, H, 16) or NULL */, real *dw /* (9) */
         real *dx = din + (size_t)n * H * 16;
         for (int iy = 0; iy < H; iy++) { /* input row iy feeds output rows iy + 1 - ky */
             __m512 acc = add ? _mm512_loadu_ps(dx + (size_t)iy * 16) : _mm512_setzero_ps();
-            for (int ky = 0; ky < 3; ky++) {
-                const int y = iy + 1 - ky;
-                if (y < 0 || y >= H)
-                    continue;
-                const __m512 gy = _mm512_loadu_ps(g + (size_t)y * 16);
-                for (int kx = 0; kx < 3; kx++)
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * 3 + kx]), dw16_shift(gy, 1 - kx),
-                                          acc);
-            }
-            _mm512_storeu_ps(dx + (size_t)iy * 16, acc);
+            _mm512_storeu_ps(dx + (size_t)iy * 16, dw16_row(acc, g, H, iy, w, 1));
         }
     }
     for (int t = 0; t < 9; t++)
@@ -1174,8 +1173,8 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
             if (!din)
                 continue;
             /* dcol (Cg*k*k, P) = W^T (Cg*k*k, Cog) * dout (Cog, P), then scatter */
-            blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog, (int)P, 0,
-                      scratch, (int)P);
+            blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, Cg * kk, (int)P, Cog, 1, wg, Cg * kk, dog,
+                          (int)P, 0, scratch, (int)P);
             col2im(ctx, din + (size_t)gi * Cg * NHW, scratch, Cg, s, add);
         }
         break;
