@@ -94,6 +94,24 @@ void ctx_set_threads(sim_ctx *ctx, int threads)
 #endif
 }
 
+void team_sum(sim_ctx *ctx, double *v, size_t k)
+{
+    const sim_team *tm = ctx->team;
+    if (!tm || tm->size < 2)
+        return;
+    assert(k <= tm->cap);
+    memcpy(tm->sums + (size_t)tm->rank * tm->cap, v, k * sizeof *v);
+#pragma omp barrier
+    for (size_t i = 0; i < k; i++) {
+        double s = tm->sums[i];
+        for (int r = 1; r < tm->size; r++)
+            s += tm->sums[(size_t)r * tm->cap + i];
+        v[i] = s;
+    }
+    /* nobody overwrites its row before everyone has read it */
+#pragma omp barrier
+}
+
 sim_status ctx_error(sim_ctx *ctx, sim_status s, const char *fmt, ...)
 {
     va_list ap;

@@ -45,6 +45,15 @@ typedef enum {
     RNG_NSTREAMS
 } rng_stream;
 
+/* A team of threads that each run one slice of a batch (topology/trevsnn.c
+ * "batch split"): the replicas' contexts point to the same sums buffer and
+ * differ in rank. */
+typedef struct sim_team {
+    int size, rank;
+    double *sums; /* (size, cap), shared by the team */
+    size_t cap;
+} sim_team;
+
 typedef struct sim_ctx {
     sim_alloc_fn alloc;
     void *alloc_ud;
@@ -53,6 +62,7 @@ typedef struct sim_ctx {
     size_t mem_cur_total, mem_peak_total;
     uint64_t nallocs; /* live allocations */
     int threads;      /* worker threads for our loops and BLAS */
+    sim_team *team;   /* NULL, or this thread's place in a batch-split team */
     uint64_t seed;
     gsl_rng *rng[RNG_NSTREAMS];
     sim_status last_status;
@@ -67,6 +77,11 @@ void ctx_free(sim_ctx *ctx);
 /* Set the thread count used by our parallel loops and by BLAS. */
 void ctx_set_threads(sim_ctx *ctx, int threads);
 
+/* Inside a batch-split team: v[0..k) summed over the team's members in rank
+ * order, the same result in every member (every member must call it with
+ * the same k <= cap, outside any nested parallel region). A no-op without a
+ * team. */
+void team_sum(sim_ctx *ctx, double *v, size_t k);
 /* Record an error: formats a one-line message into ctx->err and returns s,
  * so that callers can write `return ctx_error(ctx, SIM_EIO, "...", ...)`. */
 sim_status ctx_error(sim_ctx *ctx, sim_status s, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <stdint.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,6 +83,17 @@ struct trev_model {
     real *gx, *ga1, *ga2;
     real *conv_scr, *tmp1, *tmp2, *G0, *G1, *G2, *G4a, *G4b, *Gs, *Gt;
     real *hs, *hg, *hh, *ha, *hprob, *logits, *hgl, *hgg, *hgh, *hga; /* heads */
+    /* batch split (trev_prepare with ctx->threads >= 2): a call's batch is
+     * cut into slices run at once, one per thread, each by a replica with
+     * its own plan for its slice; rep[0] is this model, the others share
+     * its parameters, table and standardized weights and own their
+     * gradients. Cross-slice sums (BN statistics) go through ctx->team. */
+    int nrep, capacity;       /* replicas (1: no split); images a call may take */
+    struct trev_model *rep[TREV_MAXREP];
+    real *img;                /* this replica's slice of the input images */
+    real *gathered;           /* (T, K, capacity): the slices' logits */
+    double *team_sums;        /* (nrep, TEAM_CAP) */
+    int split_last;           /* the last call ran split: trev_state is NULL */
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
 
@@ -294,6 +306,8 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
+    m->nrep = 1;
+    m->rep[0] = m;
     stem_resolutions(cfg, &m->S1, m->R);
     if (cfg->model != TREV_MODEL_TREVSNN) {
         trev_table tb;
@@ -327,14 +341,29 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
     return SIM_OK;
 }
 
+/* Frees the plan and, in a split model, the other replicas. */
 static void free_plan(sim_ctx *ctx, trev_model *m)
 {
+    for (int r = 1; r < m->nrep; r++) {
+        trev_model *q = m->rep[r];
+        free_plan(ctx, q);
+        mem_free(ctx, q->pt.g);
+        mem_free(ctx, q->pt.gstd);
+        mem_free(ctx, q);
+    }
     mem_free(ctx, m->acts);
     mem_free(ctx, m->scr);
     mem_free(ctx, m->buf);
-    m->acts = m->scr = NULL;
+    mem_free(ctx, m->img);
+    mem_free(ctx, m->gathered);
+    mem_free(ctx, m->team_sums);
+    m->acts = m->scr = m->img = m->gathered = NULL;
     m->buf = NULL;
-    m->prepared = 0;
+    m->team_sums = NULL;
+    m->prepared = m->capacity = 0;
+    m->nrep = 1;
+    m->rep[0] = m;
+    m->split_last = 0;
 }
 
 void trev_destroy(sim_ctx *ctx, trev_model *m)
@@ -580,20 +609,58 @@ static sim_status plan_sizes(sim_ctx *ctx, trev_model *m, int n, trev_mode mode,
     return SIM_OK;
 }
 
+/* Team sums per member: a BN layer's per-channel sums (topology/batchnorm.c). */
+#define TEAM_CAP (2 * 2048 + 1)
+
+/* Slices a batch of n is split into with `threads` threads: one per thread
+ * when every slice gets at least 2 images, else 1 (no split). */
+static int split_of(int threads, int n)
+{
+    int R = threads < TREV_MAXREP ? threads : TREV_MAXREP;
+    return R >= 2 && n >= 2 * R ? R : 1;
+}
+
+/* Images of slice r of n cut into R: n/R, one more for the first n%R. */
+static void slice(int n, int R, int r, int *cnt, int *off)
+{
+    *cnt = n / R + (r < n % R);
+    *off = r * (n / R) + (r < n % R ? r : n % R);
+}
+
+/* Input elements per image. */
+static size_t image_elems(const trev_model *m)
+{
+    return (size_t)m->cfg.in_channels * m->cfg.input_size * m->cfg.input_size;
+}
+
 sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode mode,
                            size_t out[MEM_NROLES])
 {
     memset(out, 0, MEM_NROLES * sizeof *out);
     if (m->var)
         return m->var->plan_bytes(ctx, m->impl, n, out);
-    all_shapes sh;
-    size_t acts, scr;
-    trev_model tmp = *m;
-    sim_status st = plan_sizes(ctx, &tmp, n, mode, &acts, &scr, &sh);
-    if (st != SIM_OK)
-        return st;
+    const int R = split_of(ctx->threads, n);
+    size_t acts = 0, scr = 0;
+    for (int r = 0; r < R; r++) {
+        all_shapes sh;
+        size_t a, sc;
+        int cnt, off;
+        slice(n, R, r, &cnt, &off);
+        trev_model tmp = *m;
+        sim_status st = plan_sizes(ctx, &tmp, cnt, mode, &a, &sc, &sh);
+        if (st != SIM_OK)
+            return st;
+        acts += a;
+        scr += sc;
+    }
     /* standardized weights and their gradients are scratch too */
     paramtab_plan_bytes(&m->pt, acts, scr, out);
+    if (R > 1) { /* the replicas' gradients, input slices, gathered logits, team sums */
+        out[MEM_GRADS] += (size_t)(R - 1) * m->pt.nval * sizeof(real);
+        out[MEM_SCRATCH] += ((size_t)(R - 1) * m->pt.nstd + (size_t)n * image_elems(m) +
+                             (size_t)m->cfg.T * m->cfg.classes * n) * sizeof(real) +
+                            (size_t)R * TEAM_CAP * sizeof(double);
+    }
     return SIM_OK;
 }
 
@@ -607,13 +674,9 @@ static void set_shapes(trev_model *m, const all_shapes *sh, int n)
     memcpy(m->ls, sh->ls, sizeof m->ls);
 }
 
-sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
+/* The plan of one replica for slices of up to n images. */
+static sim_status prepare_one(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
 {
-    if (m->var)
-        return m->var->prepare(ctx, m->impl, n);
-    free_plan(ctx, m);
-    if (n < 1)
-        return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
     all_shapes sh;
     size_t acts, scr;
     sim_status st = plan_sizes(ctx, m, n, mode, &acts, &scr, &sh);
@@ -631,8 +694,65 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
     layout(m, &sh, n, mode, &A, &S, m->buf);
     set_shapes(m, &sh, n);
     m->mode = mode;
-    m->prepared = n;
+    m->prepared = m->capacity = n;
     return SIM_OK;
+}
+
+sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
+{
+    if (m->var)
+        return m->var->prepare(ctx, m->impl, n);
+    free_plan(ctx, m);
+    if (n < 1)
+        return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
+    const int R = split_of(ctx->threads, n);
+    int cnt, off;
+    slice(n, R, 0, &cnt, &off);
+    sim_status st = prepare_one(ctx, m, cnt, mode);
+    for (int r = 1; r < R && st == SIM_OK; r++) {
+        /* a replica: the model's parameters and tables, its own gradients and plan */
+        trev_model *q = mem_alloc(ctx, MEM_META, sizeof *q);
+        if (!q) {
+            st = SIM_ENOMEM;
+            break;
+        }
+        *q = *m;
+        q->acts = q->scr = q->img = q->gathered = NULL;
+        q->buf = NULL;
+        q->team_sums = NULL;
+        q->nrep = 1;
+        q->rep[0] = q;
+        q->pt.g = q->pt.gstd = NULL;
+        m->rep[m->nrep++] = q;
+        if (m->pt.g) {
+            q->pt.g = mem_calloc(ctx, MEM_GRADS, m->pt.nval, sizeof(real));
+            q->pt.gstd = mem_calloc(ctx, MEM_SCRATCH, m->pt.nstd, sizeof(real));
+            if (!q->pt.g || !q->pt.gstd) {
+                st = SIM_ENOMEM;
+                break;
+            }
+        }
+        slice(n, R, r, &cnt, &off);
+        st = prepare_one(ctx, q, cnt, mode);
+    }
+    if (st == SIM_OK && R > 1) {
+        for (int r = 0; r < R && st == SIM_OK; r++) {
+            trev_model *q = m->rep[r];
+            q->img = mem_calloc(ctx, MEM_SCRATCH, (size_t)q->prepared * image_elems(m),
+                                sizeof(real));
+            if (!q->img)
+                st = SIM_ENOMEM;
+        }
+        m->gathered = mem_calloc(ctx, MEM_SCRATCH, (size_t)m->cfg.T * m->cfg.classes * n,
+                                 sizeof(real));
+        m->team_sums = mem_calloc(ctx, MEM_SCRATCH, (size_t)R * TEAM_CAP, sizeof(double));
+        if (!m->gathered || !m->team_sums)
+            st = SIM_ENOMEM;
+        m->capacity = n;
+    }
+    if (st != SIM_OK)
+        free_plan(ctx, m);
+    return st;
 }
 
 /* Switch the conv shapes to a batch of n <= the prepared size. */
@@ -924,19 +1044,18 @@ static level_buf *colbuf(trev_model *m, int t, int l)
     return &m->buf[(m->mode == TREV_PLAIN ? t : 0) * TREV_LEVELS + l];
 }
 
-/* Training-mode forward of all columns and heads with the loss into res;
+/* Training-mode forward of all columns and heads with the loss into res
+ * (this slice's share of the batch mean: its CE means times share);
  * running BN statistics updated when update_bn; every state copied into chk
  * (rev-mode diagnostics) when chk is not NULL. */
 static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
-                          int update_bn, trev_step *res, real *chk,
+                          double share, int update_bn, trev_step *res, real *chk,
                           size_t chk_off[TREV_MAXT][TREV_LEVELS])
 {
     const trev_config *cf = &m->cfg;
     const int n = m->n;
     const size_t Kn = (size_t)cf->classes * n;
     m->kink_hash = m->kink_pos = 0;
-    clamp_alpha(m);
-    paramtab_standardize(&m->pt);
     run_stem(ctx, m, images);
     for (int t = 0; t < cf->T; t++) {
         for (int l = 0; l < TREV_LEVELS; l++) {
@@ -953,47 +1072,45 @@ static void train_forward(sim_ctx *ctx, trev_model *m, const real *images, const
         if (slot >= 0) {
             real *lg = m->logits + (size_t)slot * Kn;
             head_forward(ctx, m, t, m->stp[t][3], lg, res);
-            double ce = ce_forward(m->hprob, lg, labels, cf->classes, n, (real)cf->label_smoothing);
+            double ce = share * ce_forward(m->hprob, lg, labels, cf->classes, n,
+                                           (real)cf->label_smoothing);
             res->head_loss[slot] = ce;
             res->loss += head_weight(m, t) * ce;
         }
     }
 }
 
-sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
-                           int n, trev_step *res, int check_rebuild)
+/* Rev-mode diagnostics: the offsets of every state in one copy of them
+ * all, and its length. */
+static size_t chk_layout(const trev_model *m, size_t off[TREV_MAXT][TREV_LEVELS])
 {
-    if (m->var)
-        return m->var->train_step(ctx, m->impl, images, labels, n, res);
-    sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK)
-        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
-    if (st != SIM_OK)
-        return st;
+    size_t all = 0;
+    for (int t = 0; t < m->cfg.T; t++)
+        for (int l = 0; l < TREV_LEVELS; l++) {
+            off[t][l] = all;
+            all += (size_t)m->cfg.channels[l] * M_of(m, l);
+        }
+    return all;
+}
+
+/* The training step of one slice (the batch set by use_batch), after the
+ * checks, the alpha clamp and the standardization: the loss is the slice's
+ * share of the batch mean, and the gradients and standardized-weight
+ * gradients are added to m's. chk: NULL, or room for chk_layout. */
+static void train_one(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
+                      double share, int update_bn, trev_step *res, real *chk)
+{
     const trev_config *cf = &m->cfg;
-    const int T = cf->T, K = cf->classes, *Ch = cf->channels;
+    const int n = m->n, T = cf->T, K = cf->classes, *Ch = cf->channels;
     const size_t Kn = (size_t)K * n;
     const int rev = m->mode == TREV_REV;
     memset(res, 0, sizeof *res);
     res->nheads = cf->inter_supv ? T : 1;
     res->logits = m->logits;
-
-    real *chk = NULL; /* rev-mode diagnostics: a copy of every forward state */
     size_t chk_off[TREV_MAXT][TREV_LEVELS];
-    if (rev && check_rebuild) {
-        size_t all = 0;
-        for (int t = 0; t < T; t++)
-            for (int l = 0; l < TREV_LEVELS; l++) {
-                chk_off[t][l] = all;
-                all += (size_t)Ch[l] * M_of(m, l);
-            }
-        chk = mem_calloc(ctx, MEM_SCRATCH, all, sizeof *chk);
-        if (!chk)
-            return SIM_ENOMEM;
-    }
-
-    zero(m->pt.gstd, m->pt.nstd);
-    train_forward(ctx, m, images, labels, 1, res, chk, chk_off);
+    if (chk)
+        chk_layout(m, chk_off);
+    train_forward(ctx, m, images, labels, share, update_bn, res, chk, chk_off);
 
     /* ---- backward: columns T-1..0, levels 3..0 ---- */
     zero(m->gx, (size_t)Ch[0] * M_of(m, 0));
@@ -1010,7 +1127,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
             ce_forward(m->hprob, lg, labels, K, n, (real)cf->label_smoothing);
             zero(m->hgl, Kn);
             ce_backward(m->hgl, m->hprob, labels, K, n, (real)cf->label_smoothing,
-                        (real)head_weight(m, t));
+                        (real)(head_weight(m, t) * share));
             head_backward(ctx, m, t, m->stp[t][3], m->hgl, gcur[3]);
         }
         for (int l = TREV_LEVELS - 1; l >= 0; l--) {
@@ -1044,45 +1161,238 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
     }
     stem_backward(ctx, &m->pt, m->ga1, m->ga2, m->gx, images, m->a1, m->a2, m->stem1, m->stem2,
                   (real)cf->leaky_slope, m->conv_scr, &m->stem1_s, &m->stem2_s);
-    paramtab_standardize_backward(&m->pt);
-    mem_free(ctx, chk);
+}
+
+/* ============================= batch split ============================= */
+
+/* The work of one slice: replica q, slice r at images off..off+cnt. */
+typedef void (*slice_fn)(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg);
+
+/* Slices a call of n images runs in (1: m alone, on all its threads). */
+static int slices_of(const trev_model *m, int n) { return n < m->nrep ? n : m->nrep; }
+
+/* Size every replica's plan for its slice of n (R slices). */
+static sim_status use_slices(sim_ctx *ctx, trev_model *m, int n, int R)
+{
+    sim_status st = modelstep_check_batch(ctx, m->capacity, n);
+    if (R == 1 && st == SIM_OK)
+        return use_batch(ctx, m, n);
+    for (int r = 0; r < R && st == SIM_OK; r++) {
+        int cnt, off;
+        slice(n, R, r, &cnt, &off);
+        st = use_batch(ctx, m->rep[r], cnt);
+    }
+    return st;
+}
+
+/* Copy slice off..off+cnt of the channel-major images (C_in, n, S, S) into
+ * q->img. */
+static void take_slice(trev_model *q, const real *images, int n, int off, int cnt)
+{
+    const size_t SS = (size_t)q->cfg.input_size * q->cfg.input_size;
+    for (int c = 0; c < q->cfg.in_channels; c++)
+        memcpy(q->img + (size_t)c * cnt * SS, images + ((size_t)c * n + off) * SS,
+               (size_t)cnt * SS * sizeof *q->img);
+}
+
+/* Run fn on R slices of n at once, one thread each, the threads a team
+ * for the BN sums. Inside, nested loops and BLAS run on one thread. */
+static sim_status run_slices(sim_ctx *ctx, trev_model *m, int n, int R, slice_fn fn, void *arg)
+{
+    sim_team tm[TREV_MAXREP];
+    int started = 1;
+#pragma omp parallel num_threads(R)
+    {
+        if (omp_get_num_threads() != R) {
+#pragma omp atomic write
+            started = 0;
+        } else {
+            const int r = omp_get_thread_num();
+            int cnt, off;
+            slice(n, R, r, &cnt, &off);
+            omp_set_num_threads(1);
+            sim_ctx c = *ctx; /* nothing in a slice allocates or fails */
+            c.threads = 1;
+            tm[r] = (sim_team){.size = R, .rank = r, .sums = m->team_sums, .cap = TEAM_CAP};
+            c.team = &tm[r];
+            fn(&c, m->rep[r], r, off, cnt, arg);
+        }
+    }
+    if (!started)
+        return ctx_error(ctx, SIM_ENOMEM, "batch split: could not start %d threads", R);
     return SIM_OK;
+}
+
+/* Sums, and the largest rebuild error, of the slices' records into res. */
+static void merge_steps(trev_step *res, const trev_step *rr, int R)
+{
+    *res = rr[0];
+    for (int r = 1; r < R; r++) {
+        res->loss += rr[r].loss;
+        for (int i = 0; i < res->nheads; i++)
+            res->head_loss[i] += rr[r].head_loss[i];
+        for (int i = 0; i < res->nsites; i++) {
+            res->site_spikes[i] += rr[r].site_spikes[i];
+            res->site_total[i] += rr[r].site_total[i];
+        }
+        if (rr[r].max_rebuild_err > res->max_rebuild_err)
+            res->max_rebuild_err = rr[r].max_rebuild_err;
+    }
+}
+
+/* The slices' logits (nheads, K, cnt) into out (nheads, K, n). */
+static void gather_logits(const trev_model *m, int n, int R, int nheads, real *out)
+{
+    const int K = m->cfg.classes;
+    for (int r = 0; r < R; r++) {
+        int cnt, off;
+        slice(n, R, r, &cnt, &off);
+        const real *src = m->rep[r]->logits;
+        for (int i = 0; i < nheads * K; i++)
+            memcpy(out + (size_t)i * n + off, src + (size_t)i * cnt, (size_t)cnt * sizeof *out);
+    }
+}
+
+/* m's gradients (and standardized-weight gradients) += the other replicas'. */
+static void sum_grads(sim_ctx *ctx, trev_model *m, int R)
+{
+    real *const gs[2] = {m->pt.g, m->pt.gstd};
+    const size_t ns[2] = {m->pt.nval, m->pt.nstd};
+    for (int a = 0; a < 2; a++) {
+        real *g = gs[a];
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (size_t i = 0; i < ns[a]; i++) {
+            real v = g[i];
+            for (int r = 1; r < R; r++)
+                v += (a ? m->rep[r]->pt.gstd : m->rep[r]->pt.g)[i];
+            g[i] = v;
+        }
+    }
+}
+
+typedef struct {
+    const real *images;
+    const int *labels;
+    int n;
+    trev_step rr[TREV_MAXREP];
+    real *chk[TREV_MAXREP];
+    double loss[TREV_MAXREP];
+    real *logits; /* infer: (nheads, K, n) */
+} slice_job;
+
+static void train_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+{
+    slice_job *j = arg;
+    take_slice(q, j->images, j->n, off, cnt);
+    if (r) {
+        memset(q->pt.g, 0, q->pt.nval * sizeof *q->pt.g);
+        memset(q->pt.gstd, 0, q->pt.nstd * sizeof *q->pt.gstd);
+    }
+    train_one(ctx, q, q->img, j->labels + off, (double)cnt / j->n, r == 0, &j->rr[r], j->chk[r]);
+}
+
+sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
+                           int n, trev_step *res, int check_rebuild)
+{
+    if (m->var)
+        return m->var->train_step(ctx, m->impl, images, labels, n, res);
+    const int R = slices_of(m, n);
+    sim_status st = use_slices(ctx, m, n, R);
+    if (st == SIM_OK)
+        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
+    if (st != SIM_OK)
+        return st;
+    slice_job j = {.images = images, .labels = labels, .n = n};
+    if (m->mode == TREV_REV && check_rebuild) /* a copy of every forward state */
+        for (int r = 0; r < R; r++) {
+            size_t off[TREV_MAXT][TREV_LEVELS];
+            j.chk[r] = mem_calloc(ctx, MEM_SCRATCH, chk_layout(m->rep[r], off), sizeof(real));
+            if (!j.chk[r])
+                st = SIM_ENOMEM;
+        }
+    if (st == SIM_OK) {
+        clamp_alpha(m);
+        paramtab_standardize(&m->pt);
+        zero(m->pt.gstd, m->pt.nstd);
+        if (R == 1) {
+            train_one(ctx, m, images, labels, 1.0, 1, res, j.chk[0]);
+        } else {
+            st = run_slices(ctx, m, n, R, train_slice, &j);
+            if (st == SIM_OK) {
+                merge_steps(res, j.rr, R);
+                gather_logits(m, n, R, res->nheads, m->gathered);
+                res->logits = m->gathered;
+                sum_grads(ctx, m, R);
+            }
+        }
+        m->split_last = R > 1;
+        if (st == SIM_OK)
+            paramtab_standardize_backward(&m->pt);
+    }
+    for (int r = 0; r < R; r++)
+        mem_free(ctx, j.chk[r]);
+    return st;
 }
 
 void trev_set_relaxed_spikes(trev_model *m, int on)
 {
     if (m->var)
         m->var->set_relaxed(m->impl, on);
+    for (int r = 0; r < m->nrep; r++)
+        m->rep[r]->relaxed = on;
     m->relaxed = on;
 }
 
 uint64_t trev_kink_signature(const trev_model *m)
 {
-    return m->var ? m->var->kink_signature(m->impl) : m->kink_hash;
+    if (m->var)
+        return m->var->kink_signature(m->impl);
+    uint64_t h = m->kink_hash; /* a split call: every slice's, summed */
+    for (int r = 1; m->split_last && r < m->nrep; r++)
+        h += m->rep[r]->kink_hash * (uint64_t)(2 * r + 1);
+    return h;
 }
 
 void *trev_variant_impl(const trev_model *m) { return m->impl; }
+
+static void loss_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+{
+    slice_job *j = arg;
+    take_slice(q, j->images, j->n, off, cnt);
+    memset(&j->rr[r], 0, sizeof j->rr[r]);
+    train_forward(ctx, q, q->img, j->labels + off, (double)cnt / j->n, 0, &j->rr[r], NULL, NULL);
+}
 
 sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
                              int n, double *loss)
 {
     if (m->var)
         return m->var->forward_loss(ctx, m->impl, images, labels, n, loss);
-    sim_status st = use_batch(ctx, m, n);
+    const int R = slices_of(m, n);
+    sim_status st = use_slices(ctx, m, n, R);
     if (st == SIM_OK)
         st = modelstep_check_labels(ctx, labels, n, m->cfg.classes);
     if (st != SIM_OK)
         return st;
-    trev_step res;
-    memset(&res, 0, sizeof res);
-    train_forward(ctx, m, images, labels, 0, &res, NULL, NULL);
-    *loss = res.loss;
-    return SIM_OK;
+    clamp_alpha(m);
+    paramtab_standardize(&m->pt);
+    slice_job j = {.images = images, .labels = labels, .n = n};
+    if (R == 1) {
+        memset(&j.rr[0], 0, sizeof j.rr[0]);
+        train_forward(ctx, m, images, labels, 1.0, 0, &j.rr[0], NULL, NULL);
+    } else {
+        st = run_slices(ctx, m, n, R, loss_slice, &j);
+    }
+    m->split_last = R > 1;
+    *loss = 0;
+    for (int r = 0; r < R; r++)
+        *loss += j.rr[r].loss;
+    return st;
 }
 
 const real *trev_state(const trev_model *m, int t, int l)
 {
-    if (m->var || !m->prepared || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
+    if (m->var || !m->prepared || m->split_last || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
         return NULL;
     if (m->mode == TREV_REV && t != m->cfg.T - 1)
         return NULL;
@@ -1093,7 +1403,7 @@ const real *trev_stem_output(const trev_model *m)
 {
     if (m->var)
         return m->var->stem_output(m->impl);
-    return m->prepared ? m->x : NULL;
+    return m->prepared && !m->split_last ? m->x : NULL;
 }
 
 sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits)
@@ -1101,20 +1411,15 @@ sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, re
     return trev_infer_rec(ctx, m, images, n, logits, NULL);
 }
 
-sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
-                          trev_step *rec)
+/* The inference forward of one slice (the batch set by use_batch), after
+ * the alpha clamp and the standardization. */
+static void infer_one(sim_ctx *ctx, trev_model *m, const real *images, real *logits,
+                      trev_step *rec)
 {
-    if (m->var)
-        return m->var->infer_rec(ctx, m->impl, images, n, logits, rec);
-    sim_status st = use_batch(ctx, m, n);
-    if (st != SIM_OK)
-        return st;
     const int T = m->cfg.T;
-    const size_t Kn = (size_t)m->cfg.classes * n;
+    const size_t Kn = (size_t)m->cfg.classes * m->n;
     if (rec)
         memset(rec, 0, sizeof *rec);
-    clamp_alpha(m);
-    paramtab_standardize(&m->pt);
     run_stem(ctx, m, images);
     /* two alternating state sets suffice: st[t % 2] (plain mode has T sets) */
     for (int t = 0; t < T; t++) {
@@ -1131,6 +1436,40 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
         if (slot >= 0)
             head_forward(ctx, m, t, m->stp[m->mode == TREV_PLAIN ? t : t % 2][3],
                          logits + (size_t)slot * Kn, rec);
+    }
+}
+
+static void infer_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+{
+    slice_job *j = arg;
+    take_slice(q, j->images, j->n, off, cnt);
+    infer_one(ctx, q, q->img, q->logits, &j->rr[r]);
+}
+
+sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
+                          trev_step *rec)
+{
+    if (m->var)
+        return m->var->infer_rec(ctx, m->impl, images, n, logits, rec);
+    const int R = slices_of(m, n);
+    sim_status st = use_slices(ctx, m, n, R);
+    if (st != SIM_OK)
+        return st;
+    clamp_alpha(m);
+    paramtab_standardize(&m->pt);
+    m->split_last = R > 1;
+    if (R == 1) {
+        infer_one(ctx, m, images, logits, rec);
+        return SIM_OK;
+    }
+    slice_job j = {.images = images, .n = n};
+    st = run_slices(ctx, m, n, R, infer_slice, &j);
+    if (st != SIM_OK)
+        return st;
+    gather_logits(m, n, R, m->cfg.inter_supv ? m->cfg.T : 1, logits);
+    if (rec) {
+        merge_steps(rec, j.rr, R);
+        rec->loss = 0;
     }
     return SIM_OK;
 }

@@ -22,6 +22,8 @@
 
 #define TREV_LEVELS 4
 #define TREV_MAXT 64
+/* Most slices a batch is split into (one per thread, trev_prepare). */
+#define TREV_MAXREP 8
 
 /* Which network a config describes: T-RevSNN (this file) or the
  * conventional multi-timestep LIF baseline of topology/lifsnn.h, which runs

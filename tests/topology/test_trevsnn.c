@@ -178,6 +178,85 @@ static void test_memory_flat_in_T(void)
     ctx_free(&ctx);
 }
 
+/* The batch split (threads >= 2: one slice of the batch per thread, BN
+ * statistics summed over the team) computes the same step as the whole
+ * batch on one thread: loss, logits, every gradient, the BN running
+ * statistics and the inference logits, in both modes, with slices of
+ * unequal size (7 images in 2 and 3 slices). Every role's bytes equal the
+ * plan's. */
+static void test_split_equals_whole(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 5);
+    harness_batch b;
+    CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 7, 300));
+    trev_config c = harness_small_cfg(3, TREV_MODEL_TREVSNN);
+    const int K = c.classes, T = c.T;
+    const size_t nl = (size_t)T * K * b.n;
+    for (int mode = 0; mode < 2; mode++) {
+        const trev_mode md = mode ? TREV_REV : TREV_PLAIN;
+        real *g[3] = {NULL}, *p[3] = {NULL}, *lg[3] = {NULL}, *il[3] = {NULL};
+        double loss[3], floss[3], rebuild[3];
+        for (int k = 0; k < 3; k++) { /* 1, 2, 3 threads */
+            ctx_set_threads(&ctx, k + 1);
+            trev_model *m;
+            sim_ctx wctx;
+            harness_ctx(&wctx, 41);
+            CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 1), SIM_OK);
+            harness_random_trev(&wctx, m);
+            ctx_free(&wctx);
+            size_t plan[MEM_NROLES];
+            CU_ASSERT_EQUAL_FATAL(trev_plan_bytes(&ctx, m, b.n, md, plan), SIM_OK);
+            const size_t acts0 = mem_current(&ctx, MEM_ACTS), grads0 = mem_current(&ctx, MEM_GRADS);
+            trev_step r;
+            real *gk = harness_step_grads(&ctx, m, &b, md, &r);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(gk);
+            CU_ASSERT_EQUAL(mem_current(&ctx, MEM_ACTS) - acts0, plan[MEM_ACTS]);
+            CU_ASSERT_EQUAL(mem_current(&ctx, MEM_GRADS) - grads0, plan[MEM_GRADS] - trev_nvalues(m) * sizeof(real));
+            g[k] = gk;
+            loss[k] = r.loss;
+            rebuild[k] = r.max_rebuild_err;
+            lg[k] = malloc(nl * sizeof(real));
+            memcpy(lg[k], r.logits, nl * sizeof(real));
+            p[k] = malloc(trev_nvalues(m) * sizeof(real));
+            memcpy(p[k], trev_params(m), trev_nvalues(m) * sizeof(real)); /* running stats */
+            CU_ASSERT_EQUAL(trev_forward_loss(&ctx, m, b.images, b.labels, b.n, &floss[k]), SIM_OK);
+            il[k] = malloc(nl * sizeof(real));
+            CU_ASSERT_EQUAL(trev_infer(&ctx, m, b.images, b.n, il[k]), SIM_OK);
+            trev_destroy(&ctx, m);
+        }
+        trev_model *m;
+        CU_ASSERT_EQUAL_FATAL(trev_create(&ctx, &m, &c, 0), SIM_OK);
+        for (int k = 1; k < 3; k++) {
+            char what[64];
+            CU_ASSERT(fabs(loss[k] - loss[0]) <= TOL(1e-12, 1e-5) * fabs(loss[0]));
+            CU_ASSERT(fabs(floss[k] - floss[0]) <= TOL(1e-12, 1e-5) * fabs(floss[0]));
+            CU_ASSERT(rebuild[k] <= TOL(1e-12, 1e-3));
+            snprintf(what, sizeof what, "%s, %d threads: logits", mode ? "rev" : "plain", k + 1);
+            CHECK_CLOSE(what, lg[k], lg[0], nl, TOL(1e-10, 1e-4), TOL(1e-12, 1e-5));
+            snprintf(what, sizeof what, "%s, %d threads: inference logits", mode ? "rev" : "plain",
+                     k + 1);
+            CHECK_CLOSE(what, il[k], il[0], nl, TOL(1e-10, 1e-4), TOL(1e-12, 1e-5));
+            snprintf(what, sizeof what, "%s, %d threads: parameters and BN buffers",
+                     mode ? "rev" : "plain", k + 1);
+            CHECK_CLOSE(what, p[k], p[0], trev_nvalues(m), TOL(1e-12, 1e-5), TOL(1e-14, 1e-6));
+            const char *wname;
+            int nonzero, learnable;
+            double worst = harness_grad_diff(m, g[0], g[k], &wname, &nonzero, &learnable);
+            CU_ASSERT(worst <= TOL(1e-10, 2e-2));
+            if (!(worst <= TOL(1e-10, 2e-2)) || getenv("SIM_TEST_VERBOSE"))
+                fprintf(stderr, "\n  %s: %d threads vs 1: worst relative gradient difference "
+                        "%.3g (%s)\n", mode ? "rev" : "plain", k + 1, worst, wname);
+        }
+        trev_destroy(&ctx, m);
+        for (int k = 0; k < 3; k++)
+            free(g[k]), free(p[k]), free(lg[k]), free(il[k]);
+    }
+    CU_ASSERT_EQUAL(ctx.mem_cur_total, 0);
+    free(b.images);
+    ctx_free(&ctx);
+}
+
 static void test_bad_inputs(void)
 {
     sim_ctx ctx;
@@ -214,6 +293,7 @@ int main(void)
         {"whole-network finite differences", test_finite_differences},
 #endif
         {"activation memory flat in T (rev)", test_memory_flat_in_T},
+        {"batch split over 2 and 3 threads equals the whole batch", test_split_equals_whole},
         {"bad inputs rejected", test_bad_inputs},
         {NULL, NULL},
     };
