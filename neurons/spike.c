@@ -17,6 +17,26 @@ size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
     return count;
 }
 
+size_t spike_forward_bias(real *out, real *v, const real *bias, int C, size_t M)
+{
+    size_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : count) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const real b = bias[c];
+        real *x = v + (size_t)c * M, *o = out + (size_t)c * M;
+        size_t k = 0;
+        for (size_t i = 0; i < M; i++) {
+            const real y = x[i] + b;
+            const int s = y >= SPIKE_THRESHOLD; /* NaN does not fire */
+            k += (size_t)s;
+            x[i] = y;
+            o[i] = (real)s;
+        }
+        count += k;
+    }
+    return count;
+}
+
 static void backward(real *dv, const real *ds, const real *v, size_t n, int add)
 {
 #pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PAR_MIN)

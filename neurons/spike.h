@@ -17,6 +17,10 @@
 
 /* out[i] = Theta(v[i]); returns the number of spikes. out may equal v. */
 size_t spike_forward(real *out, const real *v, size_t n);
+/* A layer's bias and its spikes in one pass: v (C, M) += bias[c] per
+ * channel, then out = Theta(v); returns the number of spikes. */
+size_t spike_forward_bias(real *out /* (C, M) */, real *v /* (C, M) */, const real *bias /* (C) */,
+                          int C, size_t M);
 /* dv[i] += ds[i] if 0 <= v[i] <= 1. */
 void spike_backward(real *dv, const real *ds, const real *v, size_t n);
 /* dv[i] = ds[i] if 0 <= v[i] <= 1, else 0. */

@@ -446,7 +446,7 @@ static void forward(sim_ctx *ctx, lifsnn *m, const real *images, int train, int 
                     trev_step *rec)
 {
     m->kink_hash = m->kink_pos = 0;
-    paramtab_standardize(&m->pt);
+    paramtab_standardize(&m->pt, ctx->threads);
     stem_forward(ctx, m->x, m->a1, m->a2, images, &m->pt, m->stem1, m->stem2,
                  (real)m->cfg.leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
     for (int l = 0; l < TREV_LEVELS; l++)
@@ -553,7 +553,7 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
     }
     stem_backward(ctx, &m->pt, m->ga1, m->ga2, m->gx, images, m->a1, m->a2, m->stem1, m->stem2,
                   (real)cf->leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
-    paramtab_standardize_backward(&m->pt);
+    paramtab_standardize_backward(&m->pt, ctx->threads);
 }
 
 /* ========================= the variant entry points ====================== */

@@ -156,8 +156,11 @@ sim_status paramtab_finish(paramtab_builder *b, int train)
     return SIM_OK;
 }
 
-void paramtab_standardize(paramtab *t)
+/* Layers are independent and each is written by one thread, so the results
+ * do not depend on the thread count. */
+void paramtab_standardize(paramtab *t, int threads)
 {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int i = 0; i < t->nws; i++) {
         const paramtab_ws *r = &t->ws[i];
         wsconv_standardize(t->std + r->what, t->std + r->stats, t->p + r->w, t->p + r->g, r->Co,
@@ -165,8 +168,9 @@ void paramtab_standardize(paramtab *t)
     }
 }
 
-void paramtab_standardize_backward(paramtab *t)
+void paramtab_standardize_backward(paramtab *t, int threads)
 {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int i = 0; i < t->nws; i++) {
         const paramtab_ws *r = &t->ws[i];
         wsconv_standardize_backward(t->g + r->w, t->g + r->g, t->gstd + r->what, t->p + r->w,

@@ -67,10 +67,11 @@ paramtab_cbn paramtab_add_cbn(paramtab_builder *b, const char *prefix, int Co, i
 sim_status paramtab_finish(paramtab_builder *b, int train);
 void paramtab_free(sim_ctx *ctx, paramtab *t);
 
-/* Standardize every WSConv weight of p into std (statistics beside it). */
-void paramtab_standardize(paramtab *t);
+/* Standardize every WSConv weight of p into std (statistics beside it),
+ * layers spread over `threads` threads. */
+void paramtab_standardize(paramtab *t, int threads);
 /* Map d(std) in gstd back into g of every WSConv weight and gain (+=). */
-void paramtab_standardize_backward(paramtab *t);
+void paramtab_standardize_backward(paramtab *t, int threads);
 
 /* Bytes per role of a plan with `acts` activation and `scr` scratch
  * elements: parameters, gradients, activations, and the arena plus the

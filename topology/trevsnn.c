@@ -810,6 +810,21 @@ static size_t spike_site(const trev_model *m, real *s, const real *v, size_t n, 
     return k;
 }
 
+/* spike_site of v + bias (C, M); v keeps the sum. */
+static size_t bias_spike_site(const trev_model *m, real *s, real *v, const real *bias, int C,
+                              size_t M, trev_step *rec)
+{
+    if (m->relaxed) {
+        for (int c = 0; c < C; c++)
+            for (size_t i = 0; i < M; i++)
+                v[(size_t)c * M + i] += bias[c];
+        return spike_site(m, s, v, (size_t)C * M, rec);
+    }
+    size_t k = spike_forward_bias(s, v, bias, C, M);
+    modelstep_record(rec, k, (size_t)C * M);
+    return k;
+}
+
 static void clamp_alpha(trev_model *m)
 {
     for (int i = 0; i < m->cfg.T * TREV_LEVELS; i++) {
@@ -870,9 +885,9 @@ static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *
         block_buf *K = &B->b[k];
         spike_site(m, K->h, uin, CM, rec);
         conv2d_forward(ctx, K->d1, K->h, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &S->dw);
-        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), P(m->pt.ws[R->pw1].b), m->conv_scr,
-                       &S->pw1);
-        spike_site(m, K->s1, K->p1, 4 * CM, rec);
+        /* PW1's bias goes in with its spikes, one pass over p1 */
+        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), NULL, m->conv_scr, &S->pw1);
+        bias_spike_site(m, K->s1, K->p1, P(m->pt.ws[R->pw1].b), 4 * C, M, rec);
         conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->pt.ws[R->pw2].b), m->conv_scr,
                        &S->pw2);
         conv2d_forward(ctx, K->d2, K->p2, P(R->dw2.w), P(R->dw2.b), m->conv_scr, &S->dw);
@@ -1312,7 +1327,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
         }
     if (st == SIM_OK) {
         clamp_alpha(m);
-        paramtab_standardize(&m->pt);
+        paramtab_standardize(&m->pt, ctx->threads);
         zero(m->pt.gstd, m->pt.nstd);
         if (R == 1) {
             train_one(ctx, m, images, labels, 1.0, 1, res, j.chk[0]);
@@ -1327,7 +1342,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
         }
         m->split_last = R > 1;
         if (st == SIM_OK)
-            paramtab_standardize_backward(&m->pt);
+            paramtab_standardize_backward(&m->pt, ctx->threads);
     }
     for (int r = 0; r < R; r++)
         mem_free(ctx, j.chk[r]);
@@ -1375,7 +1390,7 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
     if (st != SIM_OK)
         return st;
     clamp_alpha(m);
-    paramtab_standardize(&m->pt);
+    paramtab_standardize(&m->pt, ctx->threads);
     slice_job j = {.images = images, .labels = labels, .n = n};
     if (R == 1) {
         memset(&j.rr[0], 0, sizeof j.rr[0]);
@@ -1456,7 +1471,7 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
     if (st != SIM_OK)
         return st;
     clamp_alpha(m);
-    paramtab_standardize(&m->pt);
+    paramtab_standardize(&m->pt, ctx->threads);
     m->split_last = R > 1;
     if (R == 1) {
         infer_one(ctx, m, images, logits, rec);

@@ -40,6 +40,36 @@ static void test_forward(void)
     ctx_free(&ctx);
 }
 
+/* spike_forward_bias: v + bias[c] kept in v, and its spikes, equal adding
+ * the bias and then spike_forward, element for element (2 threads too). */
+static void test_forward_bias(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 43);
+    const int C = 7;
+    const size_t M = 9000, n = C * M;
+    real *v = calloc(n, sizeof *v), *ref = calloc(n, sizeof *ref), *s = calloc(n, sizeof *s);
+    real *sref = calloc(n, sizeof *sref), b[7];
+    rng_fill_uniform(&ctx, RNG_AUX, v, n, -1, 1);
+    rng_fill_uniform(&ctx, RNG_AUX, b, C, -0.5, 1);
+    for (int c = 0; c < C; c++)
+        for (size_t i = 0; i < M; i++)
+            ref[c * M + i] = v[c * M + i] + b[c];
+    const size_t count = spike_forward(sref, ref, n);
+    for (int threads = 1; threads <= 2; threads++) {
+        ctx_set_threads(&ctx, threads);
+        real *w = malloc(n * sizeof *w);
+        memcpy(w, v, n * sizeof *w);
+        CU_ASSERT_EQUAL(spike_forward_bias(s, w, b, C, M), count);
+        CU_ASSERT(memcmp(w, ref, n * sizeof *w) == 0);
+        CU_ASSERT(memcmp(s, sref, n * sizeof *s) == 0);
+        free(w);
+    }
+    CU_ASSERT(count > 0 && count < n);
+    free(v), free(ref), free(s), free(sref);
+    ctx_free(&ctx);
+}
+
 typedef struct {
     real *v, *R;
     size_t n;
@@ -116,6 +146,7 @@ int main(void)
     static const harness_test tests[] = {
         {"Theta forward and spike count", test_forward},
         {"clipped straight-through gradient", test_backward},
+        {"bias and spikes in one pass", test_forward_bias},
         {NULL, NULL},
     };
     return harness_run("spike", tests);
