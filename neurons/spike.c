@@ -5,6 +5,10 @@
 
 #include "topology/elementwise.h" /* ELEMENTWISE_PAR_MIN */
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
 {
     size_t count = 0;
@@ -35,6 +39,127 @@ size_t spike_forward_bias(real *out, real *v, const real *bias, int C, size_t M)
         count += k;
     }
     return count;
+}
+
+/* ---- bitmaps ---- */
+
+/* Lanes of one vector and the mask of its first k (k may exceed the lanes). */
+#ifdef __AVX512F__
+#if REAL_IS_DOUBLE
+#define BV_LANES 8
+typedef __mmask8 bv_mask;
+#define BV_LOADZ _mm512_maskz_loadu_pd
+#define BV_SET1 _mm512_set1_pd
+#define BV_ADD _mm512_add_pd
+#define BV_CMP _mm512_mask_cmp_pd_mask
+#define BV_MOVZ _mm512_maskz_mov_pd
+#define BV_STORE _mm512_mask_storeu_pd
+typedef __m512d bv_vec;
+#else
+#define BV_LANES 16
+typedef __mmask16 bv_mask;
+#define BV_LOADZ _mm512_maskz_loadu_ps
+#define BV_SET1 _mm512_set1_ps
+#define BV_ADD _mm512_add_ps
+#define BV_CMP _mm512_mask_cmp_ps_mask
+#define BV_MOVZ _mm512_maskz_mov_ps
+#define BV_STORE _mm512_mask_storeu_ps
+typedef __m512 bv_vec;
+#endif
+static inline bv_mask first_lanes(size_t k)
+{
+    return k >= BV_LANES ? (bv_mask)~0u : (bv_mask)((1u << k) - 1);
+}
+#endif
+
+/* The spike and window bits of y = v + b for n <= 64 values. */
+static inline void chunk_bits(const real *v, real b, size_t n, uint64_t *s, uint64_t *w)
+{
+    uint64_t sb = 0, wb = 0;
+    size_t j = 0;
+#ifdef __AVX512F__
+    const bv_vec bv = BV_SET1(b), half = BV_SET1(SPIKE_THRESHOLD), lo = BV_SET1(SPIKE_CLIP_LO),
+                 hi = BV_SET1(SPIKE_CLIP_HI);
+    for (; j < n; j += BV_LANES) {
+        const bv_mask k = first_lanes(n - j);
+        const bv_vec y = BV_ADD(BV_LOADZ(k, v + j), bv);
+        sb |= (uint64_t)BV_CMP(k, y, half, _CMP_GE_OQ) << j; /* NaN: neither */
+        wb |= (uint64_t)BV_CMP(BV_CMP(k, y, lo, _CMP_GE_OQ), y, hi, _CMP_LE_OQ) << j;
+    }
+#endif
+    for (; j < n; j++) {
+        const real y = v[j] + b;
+        sb |= (uint64_t)(y >= SPIKE_THRESHOLD) << j;
+        wb |= (uint64_t)(y >= SPIKE_CLIP_LO && y <= SPIKE_CLIP_HI) << j;
+    }
+    *s = sb;
+    *w = wb;
+}
+
+size_t spike_bits_bias(uint64_t *s, uint64_t *w, const real *v, const real *bias, int C, size_t M)
+{
+    const size_t ld = spike_words(M);
+    size_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : count) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const real *x = v + (size_t)c * M;
+        uint64_t *sr = s + (size_t)c * ld, *wr = w + (size_t)c * ld;
+        size_t k = 0;
+        for (size_t q = 0; q < ld; q++) {
+            const size_t o = q * 64;
+            chunk_bits(x + o, bias[c], M - o < 64 ? M - o : 64, sr + q, wr + q);
+            k += (size_t)__builtin_popcountll(sr[q]);
+        }
+        count += k;
+    }
+    return count;
+}
+
+void spike_backward_bits_set(real *dv, const real *ds, const uint64_t *w, int C, size_t M)
+{
+    const size_t ld = spike_words(M);
+#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const real *g = ds + (size_t)c * M;
+        real *d = dv + (size_t)c * M;
+        const uint64_t *wr = w + (size_t)c * ld;
+        for (size_t i = 0; i < M;) {
+            const uint64_t word = wr[i / 64];
+#ifdef __AVX512F__
+            if (M - i >= BV_LANES) {
+                const bv_mask k = (bv_mask)(word >> (i % 64));
+                BV_STORE(d + i, first_lanes(BV_LANES), BV_MOVZ(k, BV_LOADZ(first_lanes(BV_LANES), g + i)));
+                i += BV_LANES;
+                continue;
+            }
+#endif
+            d[i] = (word >> (i % 64)) & 1 ? g[i] : (real)0;
+            i++;
+        }
+    }
+}
+
+void spike_bits_expand(real *out, const uint64_t *s, int C, size_t M)
+{
+    const size_t ld = spike_words(M);
+#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        real *o = out + (size_t)c * M;
+        const uint64_t *sr = s + (size_t)c * ld;
+        for (size_t i = 0; i < M;) {
+            const uint64_t word = sr[i / 64];
+#ifdef __AVX512F__
+            if (M - i >= BV_LANES) {
+                const bv_mask k = (bv_mask)(word >> (i % 64));
+                BV_STORE(o + i, first_lanes(BV_LANES), BV_MOVZ(k, BV_SET1(1)));
+                i += BV_LANES;
+                continue;
+            }
+#endif
+            o[i] = (real)((word >> (i % 64)) & 1);
+            i++;
+        }
+    }
 }
 
 static void backward(real *dv, const real *ds, const real *v, size_t n, int add)

@@ -8,6 +8,7 @@
 #define NEURONS_SPIKE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/real.h"
 
@@ -21,6 +22,24 @@ size_t spike_forward(real *out, const real *v, size_t n);
  * channel, then out = Theta(v); returns the number of spikes. */
 size_t spike_forward_bias(real *out /* (C, M) */, real *v /* (C, M) */, const real *bias /* (C) */,
                           int C, size_t M);
+/* ---- spikes and surrogate windows as bits ----
+ * A (C, M) map of binary values as C rows of spike_words(M) 64-bit words,
+ * value i of row c at bit i % 64 of word c * ld + i / 64; bits past M are 0.
+ * A layer whose spikes and surrogate window are all its backward needs keeps
+ * these two bitmaps instead of two real maps (1/32 or 1/64 of the bytes). */
+static inline size_t spike_words(size_t M) { return (M + 63) / 64; }
+/* y = v + bias[c] per channel (v is left alone): s = Theta(y) and the
+ * surrogate window w = (0 <= y <= 1) as bitmaps of ld = spike_words(M)
+ * words per row; returns the number of spikes. */
+size_t spike_bits_bias(uint64_t *s /* (C, ld) */, uint64_t *w /* (C, ld) */,
+                       const real *v /* (C, M) */, const real *bias /* (C) */, int C, size_t M);
+/* dv = ds where the window bit is set, else 0 (spike_backward_set through
+ * a window bitmap). */
+void spike_backward_bits_set(real *dv /* (C, M) */, const real *ds /* (C, M) */,
+                             const uint64_t *w /* (C, ld) */, int C, size_t M);
+/* out = the bitmap as 0/1 reals. */
+void spike_bits_expand(real *out /* (C, M) */, const uint64_t *s /* (C, ld) */, int C, size_t M);
+
 /* dv[i] += ds[i] if 0 <= v[i] <= 1. */
 void spike_backward(real *dv, const real *ds, const real *v, size_t n);
 /* dv[i] = ds[i] if 0 <= v[i] <= 1, else 0. */

@@ -43,6 +43,7 @@
 #include <immintrin.h>
 #endif
 
+#include "neurons/spike.h"
 #include "sim/blas.h"
 
 /* Elements of one depthwise stack tile (two of them live per thread) and the
@@ -918,18 +919,31 @@ static inline uint64_t sp_mask(const real *x, int n)
     return m;
 }
 
-/* For every one S[k, j0 + j] (k < K, j < n), add a row of M values:
+/* n <= 64 bits of a bitmap row from bit o on (neurons/spike.h layout). */
+static inline uint64_t sp_bits(const uint64_t *row, size_t o, int n)
+{
+    const size_t q = o / 64, sh = o % 64;
+    uint64_t m = row[q] >> sh;
+    if (sh && (int)(64 - sh) < n)
+        m |= row[q + 1] << (64 - sh);
+    return n < 64 ? m & ((UINT64_C(1) << n) - 1) : m;
+}
+
+/* For every one S[k, p0 + j] (k < K, j < n), add a row of M values:
  *   fwd: d = acc + j*M (a position), a = src + k*M (a weight column);
  *   else d = acc + k*M (an input channel), a = src + j*M (a gradient column).
- * Inlined with constant M, each add is a few vector instructions. */
+ * S is real (rows of ldS values) or, with bits, a bitmap (rows of ldS
+ * words). Inlined with constant M, each add is a few vector instructions. */
 static inline __attribute__((always_inline)) void
-sp_tile_adds(real *restrict acc, const real *restrict src, const real *S /* (K, ldS) */,
-             size_t ldS, int K, int n, int M, int fwd)
+sp_tile_adds(real *restrict acc, const real *restrict src, const void *S, size_t ldS, size_t p0,
+             int K, int n, int M, int fwd, int bits)
 {
     for (int k = 0; k < K; k++) {
-        const real *srow = S + (size_t)k * ldS;
+        const real *srow = bits ? NULL : (const real *)S + (size_t)k * ldS + p0;
+        const uint64_t *brow = bits ? (const uint64_t *)S + (size_t)k * ldS : NULL;
         for (int j0 = 0; j0 < n; j0 += 64) {
-            uint64_t m = sp_mask(srow + j0, n - j0 < 64 ? n - j0 : 64);
+            const int len = n - j0 < 64 ? n - j0 : 64;
+            uint64_t m = bits ? sp_bits(brow, p0 + (size_t)j0, len) : sp_mask(srow + j0, len);
             while (m) {
                 const int j = j0 + __builtin_ctzll(m);
                 m &= m - 1;
@@ -944,15 +958,19 @@ sp_tile_adds(real *restrict acc, const real *restrict src, const real *S /* (K, 
 }
 
 /* sp_tile_adds with the model's channel counts as constants. */
-static void sp_adds(real *acc, const real *src, const real *S, size_t ldS, int K, int n, int M,
-                    int fwd)
+static void sp_adds(real *acc, const real *src, const void *S, size_t ldS, size_t p0, int K, int n,
+                    int M, int fwd, int bits)
 {
 #define SP_CASE(m)                                                                                 \
     case m:                                                                                        \
-        if (fwd)                                                                                   \
-            sp_tile_adds(acc, src, S, ldS, K, n, m, 1);                                            \
+        if (fwd && bits)                                                                           \
+            sp_tile_adds(acc, src, S, ldS, p0, K, n, m, 1, 1);                                     \
+        else if (fwd)                                                                              \
+            sp_tile_adds(acc, src, S, ldS, p0, K, n, m, 1, 0);                                     \
+        else if (bits)                                                                             \
+            sp_tile_adds(acc, src, S, ldS, p0, K, n, m, 0, 1);                                     \
         else                                                                                       \
-            sp_tile_adds(acc, src, S, ldS, K, n, m, 0);                                            \
+            sp_tile_adds(acc, src, S, ldS, p0, K, n, m, 0, 0);                                     \
         return;
     switch (M) {
         SP_CASE(8)
@@ -961,18 +979,20 @@ static void sp_adds(real *acc, const real *src, const real *S, size_t ldS, int K
         SP_CASE(64)
         SP_CASE(128)
     default:
-        sp_tile_adds(acc, src, S, ldS, K, n, M, fwd);
+        sp_tile_adds(acc, src, S, ldS, p0, K, n, M, fwd, bits);
     }
 #undef SP_CASE
 }
 
-/* out (M, P) = w (M, K) S (K, P) + bias (M) or 0, S binary. Parallel over
- * position tiles; each output value adds its bias, then the weights of its
- * ones in order of k. wt (K, M) is scratch. */
+/* out (M, P) = w (M, K) S (K, P) + bias (M) or 0, S binary: real (K, P),
+ * or a bitmap (K, spike_words(P)) with bits. Parallel over position tiles;
+ * each output value adds its bias, then the weights of its ones in order of
+ * k. wt (K, M) is scratch. */
 static void sp_forward(sim_ctx *ctx, real *out /* (M, P) */, const real *w /* (M, K) */,
-                       const real *S /* (K, P) */, const real *bias /* (M) or NULL */, int M,
-                       int K, size_t P, real *wt /* (K, M) */)
+                       const void *S, int bits, const real *bias /* (M) or NULL */, int M, int K,
+                       size_t P, real *wt /* (K, M) */)
 {
+    const size_t ldS = bits ? spike_words(P) : P;
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++)
             wt[(size_t)k * M + i] = w[(size_t)i * K + k];
@@ -986,7 +1006,7 @@ static void sp_forward(sim_ctx *ctx, real *out /* (M, P) */, const real *w /* (M
         for (int j = 0; j < n; j++)
             for (int i = 0; i < M; i++)
                 acc[j * M + i] = bias ? bias[i] : 0;
-        sp_adds(acc, wt, S + p0, P, K, n, M, 1);
+        sp_adds(acc, wt, S, ldS, p0, K, n, M, 1, bits);
         for (int i = 0; i < M; i++) {
             real *o = out + (size_t)i * P + p0;
             for (int j = 0; j < n; j++)
@@ -1000,9 +1020,10 @@ static void sp_forward(sim_ctx *ctx, real *out /* (M, P) */, const real *w /* (M
  * in position order into their own (K, M) partial in scratch; the partials
  * are added in segment order. */
 static void sp_wgrad(sim_ctx *ctx, real *dw /* (M, K) */, const real *G /* (M, P) */,
-                     const real *S /* (K, P) */, int M, int K, size_t P,
+                     const void *S /* as sp_forward */, int bits, int M, int K, size_t P,
                      real *part /* (nseg, K, M) */)
 {
+    const size_t ldS = bits ? spike_words(P) : P;
     const int nseg = sp_nseg(P), tp = sp_tile(M);
     const size_t KM = (size_t)K * M;
 #pragma omp parallel for num_threads(ctx->threads) schedule(static) if (nseg > 1)
@@ -1018,7 +1039,7 @@ static void sp_wgrad(sim_ctx *ctx, real *dw /* (M, K) */, const real *G /* (M, P
                 for (int j = 0; j < n; j++)
                     gt[j * M + i] = g[j];
             }
-            sp_adds(acc, gt, S + p0, P, K, n, M, 0);
+            sp_adds(acc, gt, S, ldS, p0, K, n, M, 0, bits);
         }
     }
 #pragma omp parallel for num_threads(ctx->threads) schedule(static) if (nseg * KM >= SP_PAR_MIN)
@@ -1078,7 +1099,7 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
             const real *wg = w + (size_t)gi * Cog * Cg, *xg = in + (size_t)gi * Cg * P;
             const real *bg = bias ? bias + (size_t)gi * Cog : NULL;
             if (sparse)
-                sp_forward(ctx, og, wg, xg, bg, Cog, Cg, P, spscr);
+                sp_forward(ctx, og, wg, xg, 0, bg, Cog, Cg, P, spscr);
             else
                 gemm_bias(ctx, og, wg, xg, bg, Cog, Cg, (int)P);
         }
@@ -1091,7 +1112,7 @@ void conv2d_forward(sim_ctx *ctx, real *out /* (Co, N, Ho, Wo) */,
             const real *bg = bias ? bias + (size_t)gi * Cog : NULL;
             im2col(ctx, scratch, in + (size_t)gi * Cg * N * HW, Cg, s);
             if (sparse)
-                sp_forward(ctx, og, wg, scratch, bg, Cog, Cg * kk, P, spscr);
+                sp_forward(ctx, og, wg, scratch, 0, bg, Cog, Cg * kk, P, spscr);
             else
                 gemm_bias(ctx, og, wg, scratch, bg, Cog, Cg * kk, (int)P);
         }
@@ -1148,7 +1169,7 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
             const real *xg = in + (size_t)gi * Cg * P;
             /* dW (Cog, Cg) += dout (Cog, P) * in^T (P, Cg) */
             if (sparse)
-                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg, dog, xg, Cog, Cg, P, spscr);
+                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg, dog, xg, 0, Cog, Cg, P, spscr);
             else
                 blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg, (int)P, 1, dog, (int)P, xg,
                               (int)P, 1, dw + (size_t)gi * Cog * Cg, Cg);
@@ -1165,7 +1186,7 @@ static void backward(sim_ctx *ctx, real *din, real *dw, real *dbias, const real 
             im2col(ctx, scratch, in + (size_t)gi * Cg * NHW, Cg, s);
             /* dW (Cog, Cg*k*k) += dout (Cog, P) * col^T (P, Cg*k*k) */
             if (sparse)
-                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg * kk, dog, scratch, Cog, Cg * kk, P,
+                sp_wgrad(ctx, dw + (size_t)gi * Cog * Cg * kk, dog, scratch, 0, Cog, Cg * kk, P,
                          spscr);
             else
                 blas_gemm_par(ctx->threads, BLAS_N, BLAS_T, Cog, Cg * kk, (int)P, 1, dog, (int)P,
@@ -1196,4 +1217,44 @@ void conv2d_backward_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
                          const conv2d_shape *s)
 {
     backward(ctx, din, dw, dbias, dout, in, w, scratch, s, 0);
+}
+
+/* ---- 1x1 convs of bitmap inputs (neurons/spike.h layout) ---- */
+
+/* 1 when a bitmap of `ones` ones takes the sparse path of s. */
+static int bits_sparse(const conv2d_shape *s, size_t ones)
+{
+    const double dens = conv2d_sparse_density(s);
+    return dens > 0 && (double)ones < dens * (double)s->Ci * s->N * s->H * s->W;
+}
+
+void conv2d_forward_bits(sim_ctx *ctx, real *out, const uint64_t *in, size_t ones, const real *w,
+                         const real *bias, real *scratch, real *dense, const conv2d_shape *s)
+{
+    assert(conv2d_algo_of(s) == CONV2D_GEMM_1X1 && s->groups == 1);
+    const size_t P = (size_t)s->N * s->Ho * s->Wo;
+    if (bits_sparse(s, ones)) {
+        sp_forward(ctx, out, w, in, 1, bias, s->Co, s->Ci, P, scratch);
+        return;
+    }
+    spike_bits_expand(dense, in, s->Ci, P);
+    conv2d_forward(ctx, out, dense, w, bias, scratch, s);
+}
+
+void conv2d_backward_bits_set(sim_ctx *ctx, real *din, real *dw, real *dbias, const real *dout,
+                              const uint64_t *in, size_t ones, const real *w, real *scratch,
+                              real *dense, const conv2d_shape *s)
+{
+    assert(conv2d_algo_of(s) == CONV2D_GEMM_1X1 && s->groups == 1);
+    const size_t P = (size_t)s->N * s->Ho * s->Wo;
+    if (!bits_sparse(s, ones)) {
+        spike_bits_expand(dense, in, s->Ci, P);
+        conv2d_backward_set(ctx, din, dw, dbias, dout, dense, w, scratch, s);
+        return;
+    }
+    if (dbias)
+        bias_backward(ctx, dbias, dout, s->Co, (int)P);
+    sp_wgrad(ctx, dw, dout, in, 1, s->Co, s->Ci, P, scratch);
+    blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, s->Ci, (int)P, s->Co, 1, w, s->Ci, dout, (int)P, 0,
+                  din, (int)P);
 }

@@ -17,6 +17,7 @@
 #define TOPOLOGY_CONV2D_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/ctx.h"
 #include "sim/real.h"
@@ -63,6 +64,19 @@ void conv2d_backward_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
                          const real *dout /* (Co, N, Ho, Wo) */, const real *in /* (Ci, N, H, W) */,
                          const real *w /* (Co, Ci/g, k, k) */, real *scratch,
                          const conv2d_shape *s);
+
+/* The same for a 1x1 conv (one group) whose input is a binary map held as a
+ * bitmap with `ones` ones (neurons/spike.h): the sparse path reads the bits
+ * (same sums as from the real map); otherwise the bits are expanded into
+ * `dense` (Ci, N, H, W) and the real path runs. */
+void conv2d_forward_bits(sim_ctx *ctx, real *out /* (Co, N, H, W) */, const uint64_t *in,
+                         size_t ones, const real *w /* (Co, Ci) */, const real *bias /* or NULL */,
+                         real *scratch, real *dense, const conv2d_shape *s);
+void conv2d_backward_bits_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
+                              real *dw /* (Co, Ci) */, real *dbias /* (Co) or NULL */,
+                              const real *dout /* (Co, N, H, W) */, const uint64_t *in, size_t ones,
+                              const real *w /* (Co, Ci) */, real *scratch, real *dense,
+                              const conv2d_shape *s);
 
 /* Multiply-accumulates of one forward pass (for energy accounting). */
 double conv2d_macs(const conv2d_shape *s);

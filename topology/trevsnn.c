@@ -46,6 +46,11 @@ typedef struct {
 
 typedef struct {
     real *h, *d1, *p1, *s1, *p2, *d2, *out; /* (C,M) except p1, s1 (4C,M) */
+    /* Theta(p1) and its surrogate window as bitmaps (neurons/spike.h), all
+     * the backward needs of PW1's output: p1 and s1 are then NULL (they are
+     * kept only for relaxed spikes, which are not binary) */
+    uint64_t *s1b, *w1b;
+    size_t ones; /* spikes in s1b */
 } block_buf;
 
 typedef struct {
@@ -457,7 +462,7 @@ static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 /* The internals of one level: for level l when l >= 0, or (l = -1) one
  * buffer large enough for every level, each field sized for the largest
  * level that has it. M[l] = n R_l^2 positions. */
-static level_buf level_carve(carver *A, const int *C, const size_t *M, int l, int T)
+static level_buf level_carve(carver *A, const int *C, const size_t *M, int l, int T, int bits)
 {
     size_t cm = 0, down_in = 0, up_in = 0, up_pre = 0, cmax = 0;
     for (int j = 0; j < TREV_LEVELS; j++) {
@@ -490,8 +495,17 @@ static level_buf level_carve(carver *A, const int *C, const size_t *M, int l, in
         block_buf *B = &b.b[k];
         B->h = take(A, cm);
         B->d1 = take(A, cm);
-        B->p1 = take(A, 4 * cm);
-        B->s1 = take(A, 4 * cm);
+        if (bits) { /* 4C rows of M bits each, as whole reals */
+            size_t words = 0;
+            for (int j = 0; j < TREV_LEVELS; j++)
+                if (l < 0 || j == l)
+                    words = zmax(words, 4 * (size_t)C[j] * spike_words(M[j]));
+            B->s1b = (uint64_t *)take(A, words * sizeof(uint64_t) / sizeof(real));
+            B->w1b = (uint64_t *)take(A, words * sizeof(uint64_t) / sizeof(real));
+        } else {
+            B->p1 = take(A, 4 * cm);
+            B->s1 = take(A, 4 * cm);
+        }
         B->p2 = take(A, cm);
         B->d2 = take(A, cm);
         B->out = take(A, cm);
@@ -543,7 +557,7 @@ static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, c
         /* every level of every column keeps its internals for backward */
         for (int t = 0; t < T; t++)
             for (int l = 0; l < TREV_LEVELS; l++) {
-                level_buf b = level_carve(A, C, M, l, T);
+                level_buf b = level_carve(A, C, M, l, T, !m->relaxed);
                 if (bufs)
                     bufs[t * TREV_LEVELS + l] = b;
             }
@@ -551,7 +565,7 @@ static void layout(trev_model *m, const all_shapes *sh, int n, trev_mode mode, c
         /* reversible: one level at a time is recomputed and backpropagated
          * (model.md §3), so all levels share one buffer sized for the
          * largest: activation memory is stem + two state sets + one level */
-        level_buf b = level_carve(A, C, M, -1, T);
+        level_buf b = level_carve(A, C, M, -1, T, !m->relaxed);
         for (int l = 0; l < TREV_LEVELS; l++) {
             level_buf bl = b;
             if (l == 0)
@@ -886,10 +900,18 @@ static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *
         spike_site(m, K->h, uin, CM, rec);
         conv2d_forward(ctx, K->d1, K->h, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &S->dw);
         /* PW1's bias goes in with its spikes, one pass over p1 */
-        conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), NULL, m->conv_scr, &S->pw1);
-        bias_spike_site(m, K->s1, K->p1, P(m->pt.ws[R->pw1].b), 4 * C, M, rec);
-        conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->pt.ws[R->pw2].b), m->conv_scr,
-                       &S->pw2);
+        if (K->s1b) { /* p1 only in passing (G4a), spikes and window as bits */
+            conv2d_forward(ctx, m->G4a, K->d1, WHAT(R->pw1), NULL, m->conv_scr, &S->pw1);
+            K->ones = spike_bits_bias(K->s1b, K->w1b, m->G4a, P(m->pt.ws[R->pw1].b), 4 * C, M);
+            modelstep_record(rec, K->ones, 4 * CM);
+            conv2d_forward_bits(ctx, K->p2, K->s1b, K->ones, WHAT(R->pw2),
+                                P(m->pt.ws[R->pw2].b), m->conv_scr, m->G4a, &S->pw2);
+        } else {
+            conv2d_forward(ctx, K->p1, K->d1, WHAT(R->pw1), NULL, m->conv_scr, &S->pw1);
+            bias_spike_site(m, K->s1, K->p1, P(m->pt.ws[R->pw1].b), 4 * C, M, rec);
+            conv2d_forward(ctx, K->p2, K->s1, WHAT(R->pw2), P(m->pt.ws[R->pw2].b), m->conv_scr,
+                           &S->pw2);
+        }
         conv2d_forward(ctx, K->d2, K->p2, P(R->dw2.w), P(R->dw2.b), m->conv_scr, &S->dw);
         if (R->gamma != NONE) {
             scale_add_forward(K->out, uin, P(R->gamma), K->d2, C, M);
@@ -977,9 +999,15 @@ static void level_backward(sim_ctx *ctx, trev_model *m, int t, int l, const leve
         }
         conv2d_backward_set(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
                             &S->dw);
-        conv2d_backward_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->s1,
-                            WHAT(R->pw2), scr, &S->pw2);
-        spike_backward_set(m->G4b, m->G4a, K->p1, 4 * CM);
+        if (K->s1b) { /* G4b: the bits expanded, when PW2 takes the dense path */
+            conv2d_backward_bits_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2,
+                                     K->s1b, K->ones, WHAT(R->pw2), scr, m->G4b, &S->pw2);
+            spike_backward_bits_set(m->G4b, m->G4a, K->w1b, 4 * C, M);
+        } else {
+            conv2d_backward_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2, K->s1,
+                                WHAT(R->pw2), scr, &S->pw2);
+            spike_backward_set(m->G4b, m->G4a, K->p1, 4 * CM);
+        }
         conv2d_backward_set(ctx, m->G1, GWHAT(R->pw1), G(m->pt.ws[R->pw1].b), m->G4b, K->d1,
                             WHAT(R->pw1), scr, &S->pw1);
         conv2d_backward_set(ctx, m->G2, G(R->dw1.w), G(R->dw1.b), m->G1, K->h, P(R->dw1.w), scr,
@@ -1351,6 +1379,13 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
 
 void trev_set_relaxed_spikes(trev_model *m, int on)
 {
+    /* relaxed spikes are not binary: the plan keeps PW1's output as reals
+     * (level_carve), so a plan made the other way cannot be used */
+    if (m->prepared && !m->relaxed != !on) {
+        for (int r = 0; r < m->nrep; r++)
+            m->rep[r]->prepared = 0;
+        m->capacity = 0;
+    }
     if (m->var)
         m->var->set_relaxed(m->impl, on);
     for (int r = 0; r < m->nrep; r++)

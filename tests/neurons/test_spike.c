@@ -70,6 +70,60 @@ static void test_forward_bias(void)
     ctx_free(&ctx);
 }
 
+/* The bitmaps against the real-valued functions, bit for bit: spikes and
+ * window of v + bias (the threshold and both clip edges, NaN), the count,
+ * the window applied to a gradient and the expansion, for row lengths on
+ * both sides of the 64-bit words and of the vector lanes. */
+static void test_bits(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 47);
+    const size_t Ms[] = {1, 15, 16, 17, 63, 64, 65, 200, 4096};
+    for (size_t t = 0; t < sizeof Ms / sizeof *Ms; t++) {
+        const int C = 3;
+        const size_t M = Ms[t], n = C * M, ld = spike_words(M);
+        real *v = calloc(n, sizeof *v), *y = calloc(n, sizeof *y), *s = calloc(n, sizeof *s);
+        real *ds = calloc(n, sizeof *ds), *dv = calloc(n, sizeof *dv), *ref = calloc(n, sizeof *ref);
+        uint64_t *sb = calloc(C * ld, 8), *wb = calloc(C * ld, 8);
+        real b[3] = {(real)0.25, 0, (real)-0.5};
+        rng_fill_uniform(&ctx, RNG_AUX, v, n, -1, 2);
+        rng_fill_uniform(&ctx, RNG_AUX, ds, n, -1, 1);
+        if (M >= 8) { /* the edges, after the bias of channel 1 (0) */
+            v[M] = (real)0.5, v[M + 1] = 0, v[M + 2] = 1, v[M + 3] = (real)NAN;
+            v[M + 4] = REAL_IS_DOUBLE ? (real)nextafter(1, 2) : (real)nextafterf(1, 2);
+            v[M + 5] = (real)-1e-30; /* not subnormal: the threads run with DAZ */
+        }
+        for (int c = 0; c < C; c++)
+            for (size_t i = 0; i < M; i++)
+                y[c * M + i] = v[c * M + i] + b[c];
+        const size_t count = spike_forward(s, y, n);
+        CU_ASSERT_EQUAL(spike_bits_bias(sb, wb, v, b, C, M), count);
+        spike_backward_set(ref, ds, y, n);
+        spike_backward_bits_set(dv, ds, wb, C, M);
+        int same_s = 1, same_w = 1, pad = 0;
+        for (int c = 0; c < C; c++) {
+            for (size_t i = 0; i < M; i++) {
+                const size_t q = c * ld + i / 64;
+                same_s &= ((sb[q] >> (i % 64)) & 1) == (s[c * M + i] == 1);
+                same_w &= memcmp(&dv[c * M + i], &ref[c * M + i], sizeof(real)) == 0;
+            }
+            pad |= M % 64 && (sb[c * ld + ld - 1] | wb[c * ld + ld - 1]) >> (M % 64);
+        }
+        CU_ASSERT(same_s);
+        CU_ASSERT(same_w);
+        CU_ASSERT(!pad); /* bits past M stay 0 */
+        spike_bits_expand(dv, sb, C, M);
+        CU_ASSERT(memcmp(dv, s, n * sizeof *s) == 0);
+        if (M >= 8) {
+            const uint64_t *w1 = wb + ld, *s1 = sb + ld; /* channel 1: bias 0 */
+            CU_ASSERT((*s1 & 0x3f) == 0x15); /* 0.5, 1 and 1+ fire; 0, NaN and -1e-30 do not */
+            CU_ASSERT((*w1 & 0x3f) == 0x7); /* the window holds 0.5, 0 and 1 only */
+        }
+        free(v), free(y), free(s), free(ds), free(dv), free(ref), free(sb), free(wb);
+    }
+    ctx_free(&ctx);
+}
+
 typedef struct {
     real *v, *R;
     size_t n;
@@ -147,6 +201,7 @@ int main(void)
         {"Theta forward and spike count", test_forward},
         {"clipped straight-through gradient", test_backward},
         {"bias and spikes in one pass", test_forward_bias},
+        {"spikes and window as bitmaps", test_bits},
         {NULL, NULL},
     };
     return harness_run("spike", tests);

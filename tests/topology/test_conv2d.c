@@ -13,6 +13,7 @@
 #include "sim/rng.h"
 #include "sim/tensor.h"
 #include "tests/harness.h"
+#include "neurons/spike.h"
 #include "topology/conv2d.h"
 
 typedef struct {
@@ -663,6 +664,68 @@ static void test_sparse_threads(void)
     ctx_free(&ctx);
 }
 
+/* A 1x1 conv of a bitmap input (conv2d_forward_bits, conv2d_backward_bits_set)
+ * is bit for bit the conv of the same spikes as reals, on the sparse path
+ * (tiles and weight-gradient segments starting inside a 64-bit word) and on
+ * the dense one (too many ones, or too few output channels). */
+static void test_bits_input(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 18);
+    static const spec specs[] = {
+        /* N  Ci  H   W  Co  k  s  p  g  bias */
+        {16, 40, 16, 16, 64, 1, 1, 0, 1, 1},  /* M 64, 2 segments */
+        {3, 20, 10, 10, 48, 1, 1, 0, 1, 1},   /* M 48, 300 positions */
+        {64, 16, 16, 16, 128, 1, 1, 0, 1, 0}, /* M 128: 32-position tiles, 8 segments */
+        {5, 64, 5, 9, 32, 1, 1, 0, 1, 1},     /* M 32, 225 positions */
+        {7, 64, 4, 4, 16, 1, 1, 0, 1, 1},     /* M 16: always dense */
+    };
+    int nsparse = 0;
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
+        for (int dense = 0; dense < 2; dense++) {
+            conv_case c;
+            case_init(&c, &ctx, specs[i]);
+            make_spikes(&c, dense ? c.nin / 2 : c.nin / 15);
+            const conv2d_shape *sh = &c.s;
+            const int Ci = sh->Ci;
+            const size_t P = (size_t)sh->N * sh->H * sh->W, ld = spike_words(P);
+            uint64_t *bits = xcalloc((size_t)Ci * ld, sizeof *bits);
+            size_t ones = 0;
+            for (int k = 0; k < Ci; k++)
+                for (size_t j = 0; j < P; j++)
+                    if (c.in[(size_t)k * P + j] == 1) {
+                        bits[(size_t)k * ld + j / 64] |= UINT64_C(1) << (j % 64);
+                        ones++;
+                    }
+            nsparse += conv2d_spikes_sparse(sh, c.in);
+            real *dense_buf = xcalloc(c.nin, sizeof(real));
+            real *o1 = xcalloc(c.nout, sizeof(real)), *o2 = xcalloc(c.nout, sizeof(real));
+            real *i1 = xcalloc(c.nin, sizeof(real)), *i2 = xcalloc(c.nin, sizeof(real));
+            real *w1 = xcalloc(c.nw, sizeof(real)), *w2 = xcalloc(c.nw, sizeof(real));
+            real *b1 = xcalloc((size_t)sh->Co, sizeof(real)), *b2 = xcalloc((size_t)sh->Co, sizeof(real));
+            conv2d_forward(&ctx, o1, c.in, c.w, c.bias, c.scratch, sh);
+            conv2d_forward_bits(&ctx, o2, bits, ones, c.w, c.bias, c.scratch, dense_buf, sh);
+            conv2d_backward_set(&ctx, i1, w1, c.bias ? b1 : NULL, c.r, c.in, c.w, c.scratch, sh);
+            conv2d_backward_bits_set(&ctx, i2, w2, c.bias ? b2 : NULL, c.r, bits, ones, c.w,
+                                     c.scratch, dense_buf, sh);
+            char what[200], name[160];
+            spec_str(name, sizeof name, sh, c.has_bias);
+            snprintf(what, sizeof what, "bits forward (%s, %s)", name, dense ? "dense" : "sparse");
+            CU_ASSERT(same_bits(what, 1, o1, o2, c.nout));
+            snprintf(what, sizeof what, "bits dw (%s)", name);
+            CU_ASSERT(same_bits(what, 1, w1, w2, c.nw));
+            snprintf(what, sizeof what, "bits dbias (%s)", name);
+            CU_ASSERT(same_bits(what, 1, b1, b2, (size_t)sh->Co));
+            snprintf(what, sizeof what, "bits din (%s)", name);
+            CU_ASSERT(same_bits(what, 1, i1, i2, c.nin));
+            free(bits), free(dense_buf), free(o1), free(o2), free(i1), free(i2), free(w1), free(w2),
+                free(b1), free(b2);
+            case_free(&c);
+        }
+    CU_ASSERT_EQUAL(nsparse, 4); /* the sparse path was taken where it can be */
+    ctx_free(&ctx);
+}
+
 /* One value other than 0 or 1 sends a sparse spike map down the dense
  * path, wherever it is; so do shapes the sparse path does not serve. */
 static void test_sparse_needs_binary(void)
@@ -798,6 +861,7 @@ int main(void)
         {"sparse spike path vs reference and dense path", test_sparse_reference},
         {"sparse spike path: 1, 2, 3 threads bit-identical", test_sparse_threads},
         {"non-binary inputs take the dense path", test_sparse_needs_binary},
+        {"1x1 conv of a bitmap equals the conv of its reals", test_bits_input},
         {"bad shapes rejected", test_bad_shapes},
         {NULL, NULL},
     };

@@ -73,9 +73,14 @@ static void test_rev_equals_plain(void)
     harness_ctx(&ctx, 3);
     harness_batch b;
     CU_ASSERT_FATAL(harness_fmnist_batch(&ctx, &b, 6, 100));
-    const int Ts[] = {1, 2, 4, 8};
-    for (size_t k = 0; k < 4; k++) {
+    /* the last case is wide enough (64 channels) for PW2 to take the sparse
+     * path of its spike bitmap (conv2d_forward_bits) */
+    const int Ts[] = {1, 2, 4, 8, 2};
+    for (size_t k = 0; k < 5; k++) {
         trev_config c = harness_small_cfg(Ts[k], TREV_MODEL_TREVSNN);
+        if (k == 4)
+            for (int l = 0; l < TREV_LEVELS; l++)
+                c.channels[l] = 64;
         double lp, lr, e0, e1;
         real *gp = grads_of(&ctx, &c, 11 + k, &b, TREV_PLAIN, &lp, &e0);
         real *gr = grads_of(&ctx, &c, 11 + k, &b, TREV_REV, &lr, &e1);
@@ -288,7 +293,7 @@ int main(void)
 {
     static const harness_test all[] = {
         {"preset parameter counts", test_preset_counts},
-        {"reversible gradients equal plain, T = 1, 2, 4, 8", test_rev_equals_plain},
+        {"reversible gradients equal plain, T = 1, 2, 4, 8 (and wide)", test_rev_equals_plain},
 #if REAL_IS_DOUBLE
         {"whole-network finite differences", test_finite_differences},
 #endif
