@@ -62,7 +62,7 @@ typedef struct {
     conv2d_shape down[TREV_LEVELS], dw[TREV_LEVELS], pw1[TREV_LEVELS], pw2[TREV_LEVELS];
 } lif_shapes;
 
-typedef struct {
+typedef struct lifsnn {
     trev_config cfg;
     int R[TREV_LEVELS], S1;
     paramtab pt; /* table, parameters, gradients, standardized weights */
@@ -82,6 +82,13 @@ typedef struct {
     real *gx, *ga1, *ga2, *hgl, *hglt, *hga, *hgh, *hgg;
     int relaxed;
     uint64_t kink_hash, kink_pos;
+
+    /* batch split (topology/modelstep.h), as in trevsnn.c: rep[0] is this
+     * model, the others share its parameters and standardized weights */
+    int nrep, capacity, split_last;
+    struct lifsnn *rep[TREV_MAXREP];
+    real *img, *gathered; /* this replica's input slice; (K, capacity) logits */
+    double *team_sums;
 } lifsnn;
 
 #define P(off) (m->pt.p + (off))
@@ -125,12 +132,26 @@ static void build_table(paramtab_builder *b, lifsnn *m)
     m->fh2 = paramtab_add_ws(b, "head/conv2", c->classes, c->classes, 1);
 }
 
+/* Frees the plan and the other replicas. */
 static void lif_free_plan(sim_ctx *ctx, lifsnn *m)
 {
+    for (int r = 1; r < m->nrep; r++) {
+        lifsnn *q = m->rep[r];
+        lif_free_plan(ctx, q);
+        mem_free(ctx, q->pt.g);
+        mem_free(ctx, q->pt.gstd);
+        mem_free(ctx, q);
+    }
     mem_free(ctx, m->acts);
     mem_free(ctx, m->scr);
-    m->acts = m->scr = NULL;
-    m->prepared = 0;
+    mem_free(ctx, m->img);
+    mem_free(ctx, m->gathered);
+    mem_free(ctx, m->team_sums);
+    m->acts = m->scr = m->img = m->gathered = NULL;
+    m->team_sums = NULL;
+    m->prepared = m->capacity = m->split_last = 0;
+    m->nrep = 1;
+    m->rep[0] = m;
 }
 
 static void lif_destroy(sim_ctx *ctx, void *impl)
@@ -151,6 +172,8 @@ static sim_status lif_create(sim_ctx *ctx, void **impl, const trev_config *cfg, 
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
+    m->nrep = 1;
+    m->rep[0] = m;
     stem_resolutions(cfg, &m->S1, m->R);
     paramtab_builder b = {ctx, &m->pt, SIM_OK};
     build_table(&b, m);
@@ -292,23 +315,41 @@ static sim_status plan_sizes(sim_ctx *ctx, const lifsnn *m, int n, size_t *acts,
     return SIM_OK;
 }
 
+static size_t image_elems(const lifsnn *m)
+{
+    return (size_t)m->cfg.in_channels * m->cfg.input_size * m->cfg.input_size;
+}
+
 static sim_status lif_plan_bytes(sim_ctx *ctx, const void *impl, int n, size_t out[MEM_NROLES])
 {
     const lifsnn *m = impl;
     memset(out, 0, MEM_NROLES * sizeof *out);
-    lif_shapes sh;
+    const int R = modelstep_split_of(ctx->threads, n);
     size_t acts = 0, scr = 0;
-    sim_status st = plan_sizes(ctx, m, n, &acts, &scr, &sh);
-    if (st != SIM_OK)
-        return st;
+    for (int r = 0; r < R; r++) {
+        lif_shapes sh;
+        size_t a = 0, sc = 0;
+        int cnt, off;
+        modelstep_slice(n, R, r, &cnt, &off);
+        sim_status st = plan_sizes(ctx, m, cnt, &a, &sc, &sh);
+        if (st != SIM_OK)
+            return st;
+        acts += a;
+        scr += sc;
+    }
     paramtab_plan_bytes(&m->pt, acts, scr, out); /* as trevsnn.c counts it */
+    if (R > 1) { /* the replicas' gradients, input slices, gathered logits, team sums */
+        out[MEM_GRADS] += (size_t)(R - 1) * m->pt.nval * sizeof(real);
+        out[MEM_SCRATCH] += ((size_t)(R - 1) * m->pt.nstd + (size_t)n * image_elems(m) +
+                             (size_t)m->cfg.classes * n) * sizeof(real) +
+                            (size_t)R * MODELSTEP_TEAM_CAP * sizeof(double);
+    }
     return SIM_OK;
 }
 
-static sim_status lif_prepare(sim_ctx *ctx, void *impl, int n)
+/* The plan of one replica for slices of up to n images. */
+static sim_status prepare_one(sim_ctx *ctx, lifsnn *m, int n)
 {
-    lifsnn *m = impl;
-    lif_free_plan(ctx, m);
     lif_shapes sh;
     size_t acts = 0, scr = 0;
     sim_status st = plan_sizes(ctx, m, n, &acts, &scr, &sh);
@@ -324,8 +365,62 @@ static sim_status lif_prepare(sim_ctx *ctx, void *impl, int n)
     layout(m, &sh, n, &A, &S);
     m->sh = sh;
     m->n = n;
-    m->prepared = n;
+    m->prepared = m->capacity = n;
     return SIM_OK;
+}
+
+static sim_status lif_prepare(sim_ctx *ctx, void *impl, int n)
+{
+    lifsnn *m = impl;
+    lif_free_plan(ctx, m);
+    if (n < 1)
+        return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
+    const int R = modelstep_split_of(ctx->threads, n);
+    int cnt, off;
+    modelstep_slice(n, R, 0, &cnt, &off);
+    sim_status st = prepare_one(ctx, m, cnt);
+    for (int r = 1; r < R && st == SIM_OK; r++) {
+        lifsnn *q = mem_alloc(ctx, MEM_META, sizeof *q);
+        if (!q) {
+            st = SIM_ENOMEM;
+            break;
+        }
+        *q = *m; /* the parameters and tables; its own gradients and plan */
+        q->acts = q->scr = q->img = q->gathered = NULL;
+        q->team_sums = NULL;
+        q->nrep = 1;
+        q->rep[0] = q;
+        q->pt.g = q->pt.gstd = NULL;
+        m->rep[m->nrep++] = q;
+        if (m->pt.g) {
+            q->pt.g = mem_calloc(ctx, MEM_GRADS, m->pt.nval, sizeof(real));
+            q->pt.gstd = mem_calloc(ctx, MEM_SCRATCH, m->pt.nstd, sizeof(real));
+            if (!q->pt.g || !q->pt.gstd) {
+                st = SIM_ENOMEM;
+                break;
+            }
+        }
+        modelstep_slice(n, R, r, &cnt, &off);
+        st = prepare_one(ctx, q, cnt);
+    }
+    if (st == SIM_OK && R > 1) {
+        for (int r = 0; r < R && st == SIM_OK; r++) {
+            lifsnn *q = m->rep[r];
+            q->img = mem_calloc(ctx, MEM_SCRATCH, (size_t)q->prepared * image_elems(m),
+                                sizeof(real));
+            if (!q->img)
+                st = SIM_ENOMEM;
+        }
+        m->gathered = mem_calloc(ctx, MEM_SCRATCH, (size_t)m->cfg.classes * n, sizeof(real));
+        m->team_sums =
+            mem_calloc(ctx, MEM_SCRATCH, (size_t)R * MODELSTEP_TEAM_CAP, sizeof(double));
+        if (!m->gathered || !m->team_sums)
+            st = SIM_ENOMEM;
+        m->capacity = n;
+    }
+    if (st != SIM_OK)
+        lif_free_plan(ctx, m);
+    return st;
 }
 
 /* Switch the shapes to a batch of n <= the prepared size (the buffers,
@@ -446,7 +541,6 @@ static void forward(sim_ctx *ctx, lifsnn *m, const real *images, int train, int 
                     trev_step *rec)
 {
     m->kink_hash = m->kink_pos = 0;
-    paramtab_standardize(&m->pt, ctx->threads);
     stem_forward(ctx, m->x, m->a1, m->a2, images, &m->pt, m->stem1, m->stem2,
                  (real)m->cfg.leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
     for (int l = 0; l < TREV_LEVELS; l++)
@@ -523,13 +617,14 @@ static void level_backward(sim_ctx *ctx, lifsnn *m, int l, real *gu, real *g_in)
     lif_backward(g_in, m->G2, B->down.H, Cp, T, Mp);
 }
 
-static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *labels)
+/* The backward of the loss times share (this slice's part of the batch
+ * mean), adding to the gradients and standardized-weight gradients. */
+static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *labels, double share)
 {
     const trev_config *cf = &m->cfg;
     const int T = cf->T, K = cf->classes, n = m->n, C0 = cf->channels[0];
-    zero(m->pt.gstd, m->pt.nstd);
     zero(m->hgl, (size_t)K * n);
-    ce_backward(m->hgl, m->hprob, labels, K, n, (real)cf->label_smoothing, 1);
+    ce_backward(m->hgl, m->hprob, labels, K, n, (real)cf->label_smoothing, (real)share);
     real *gu = m->Ga, *gin = m->Gb;
     head_backward(ctx, m, gu);
     for (int l = TREV_LEVELS - 1; l >= 0; l--) {
@@ -553,60 +648,137 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
     }
     stem_backward(ctx, &m->pt, m->ga1, m->ga2, m->gx, images, m->a1, m->a2, m->stem1, m->stem2,
                   (real)cf->leaky_slope, m->conv_scr, &m->sh.stem1, &m->sh.stem2);
-    paramtab_standardize_backward(&m->pt, ctx->threads);
 }
 
 /* ========================= the variant entry points ====================== */
 
+/* Slices of a call of n images (1: m alone, on all its threads), with
+ * every replica's shapes set for its slice. */
+static sim_status use_slices(sim_ctx *ctx, lifsnn *m, int n, int *R)
+{
+    *R = n < m->nrep ? n : m->nrep;
+    sim_status st = modelstep_check_batch(ctx, m->capacity, n);
+    if (*R == 1 && st == SIM_OK)
+        return use_batch(ctx, m, n);
+    for (int r = 0; r < *R && st == SIM_OK; r++) {
+        int cnt, off;
+        modelstep_slice(n, *R, r, &cnt, &off);
+        st = use_batch(ctx, m->rep[r], cnt);
+    }
+    return st;
+}
+
+typedef struct {
+    lifsnn *m;
+    int kind; /* 0 train, 1 loss, 2 infer */
+    const real *images;
+    const int *labels;
+    int n;
+    trev_step rr[TREV_MAXREP];
+} lif_job;
+
+/* One slice's step: forward, the loss times share, backward (train). The
+ * running BN statistics move only in training and with update_bn. */
+static void slice_step(sim_ctx *ctx, lifsnn *m, int kind, const real *images, const int *labels,
+                       double share, int update_bn, trev_step *res)
+{
+    const trev_config *cf = &m->cfg;
+    memset(res, 0, sizeof *res);
+    forward(ctx, m, images, kind != 2, kind == 0 && update_bn, kind == 1 ? NULL : res);
+    res->nheads = 1;
+    res->logits = m->logits;
+    if (kind == 2)
+        return;
+    res->loss = share * ce_forward(m->hprob, m->logits, labels, cf->classes, m->n,
+                                   (real)cf->label_smoothing);
+    res->head_loss[0] = res->loss;
+    if (kind == 0)
+        backward(ctx, m, images, labels, share);
+}
+
+static void lif_slice(sim_ctx *ctx, int r, int off, int cnt, void *arg)
+{
+    lif_job *j = arg;
+    lifsnn *q = j->m->rep[r];
+    modelstep_take_slice(q->img, j->images, q->cfg.in_channels,
+                         (size_t)q->cfg.input_size * q->cfg.input_size, j->n, off, cnt);
+    if (r && j->kind == 0) {
+        memset(q->pt.g, 0, q->pt.nval * sizeof *q->pt.g);
+        memset(q->pt.gstd, 0, q->pt.nstd * sizeof *q->pt.gstd);
+    }
+    slice_step(ctx, q, j->kind, q->img, j->labels ? j->labels + off : NULL, (double)cnt / j->n,
+               r == 0, &j->rr[r]);
+}
+
+/* A train (0), loss (1) or inference (2) call on n images, split over the
+ * replicas when there are several; res gets the merged record with the
+ * (K, n) logits. */
+static sim_status run(sim_ctx *ctx, lifsnn *m, int kind, const real *images, const int *labels,
+                      int n, trev_step *res)
+{
+    int R;
+    sim_status st = use_slices(ctx, m, n, &R);
+    if (st == SIM_OK && kind == 0)
+        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
+    if (st == SIM_OK && kind == 1)
+        st = modelstep_check_labels(ctx, labels, n, m->cfg.classes);
+    if (st != SIM_OK)
+        return st;
+    paramtab_standardize(&m->pt, ctx->threads);
+    if (kind == 0)
+        zero(m->pt.gstd, m->pt.nstd);
+    m->split_last = R > 1;
+    if (R == 1) {
+        slice_step(ctx, m, kind, images, labels, 1.0, 1, res);
+    } else {
+        lif_job j = {.m = m, .kind = kind, .images = images, .labels = labels, .n = n};
+        st = modelstep_run_slices(ctx, m->team_sums, n, R, lif_slice, &j);
+        if (st != SIM_OK)
+            return st;
+        modelstep_merge_steps(res, j.rr, R);
+        const real *src[TREV_MAXREP];
+        for (int r = 0; r < R; r++)
+            src[r] = m->rep[r]->logits;
+        modelstep_gather(m->gathered, src, n, R, m->cfg.classes);
+        res->logits = m->gathered;
+        if (kind == 0) {
+            paramtab *others[TREV_MAXREP];
+            for (int r = 1; r < R; r++)
+                others[r - 1] = &m->rep[r]->pt;
+            paramtab_sum_grads(ctx, &m->pt, others, R - 1);
+        }
+    }
+    if (kind == 0)
+        paramtab_standardize_backward(&m->pt, ctx->threads);
+    return SIM_OK;
+}
+
 static sim_status lif_train_step(sim_ctx *ctx, void *impl, const real *images, const int *labels,
                                  int n, trev_step *res)
 {
-    lifsnn *m = impl;
-    sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK)
-        st = modelstep_check_train(ctx, m->pt.g, labels, n, m->cfg.classes);
-    if (st != SIM_OK)
-        return st;
-    memset(res, 0, sizeof *res);
-    forward(ctx, m, images, 1, 1, res);
-    const trev_config *cf = &m->cfg;
-    res->loss = ce_forward(m->hprob, m->logits, labels, cf->classes, n,
-                           (real)cf->label_smoothing);
-    res->head_loss[0] = res->loss;
-    res->nheads = 1;
-    res->logits = m->logits;
-    backward(ctx, m, images, labels);
-    return SIM_OK;
+    return run(ctx, impl, 0, images, labels, n, res);
 }
 
 static sim_status lif_forward_loss(sim_ctx *ctx, void *impl, const real *images,
                                    const int *labels, int n, double *loss)
 {
-    lifsnn *m = impl;
-    sim_status st = use_batch(ctx, m, n);
-    if (st == SIM_OK)
-        st = modelstep_check_labels(ctx, labels, n, m->cfg.classes);
-    if (st != SIM_OK)
-        return st;
-    forward(ctx, m, images, 1, 0, NULL);
-    *loss = ce_forward(m->hprob, m->logits, labels, m->cfg.classes, n,
-                       (real)m->cfg.label_smoothing);
-    return SIM_OK;
+    trev_step res;
+    sim_status st = run(ctx, impl, 1, images, labels, n, &res);
+    *loss = res.loss;
+    return st;
 }
 
 static sim_status lif_infer_rec(sim_ctx *ctx, void *impl, const real *images, int n,
                                 real *logits, trev_step *rec)
 {
-    lifsnn *m = impl;
-    sim_status st = use_batch(ctx, m, n);
+    trev_step res;
+    sim_status st = run(ctx, impl, 2, images, NULL, n, &res);
     if (st != SIM_OK)
         return st;
-    if (rec)
-        memset(rec, 0, sizeof *rec);
-    forward(ctx, m, images, 0, 0, rec);
-    memcpy(logits, m->logits, (size_t)m->cfg.classes * n * sizeof *logits);
+    memcpy(logits, res.logits, (size_t)((lifsnn *)impl)->cfg.classes * n * sizeof *logits);
     if (rec) {
-        rec->nheads = 1;
+        *rec = res;
+        rec->loss = 0;
         rec->logits = logits;
     }
     return SIM_OK;
@@ -628,13 +800,26 @@ static double lif_macs_per_image(const void *impl)
     return macs + c->T * step;
 }
 
-static void lif_set_relaxed(void *impl, int on) { ((lifsnn *)impl)->relaxed = on; }
-static uint64_t lif_kink_signature(const void *impl) { return ((const lifsnn *)impl)->kink_hash; }
+static void lif_set_relaxed(void *impl, int on)
+{
+    lifsnn *m = impl;
+    for (int r = 0; r < m->nrep; r++)
+        m->rep[r]->relaxed = on;
+}
+
+static uint64_t lif_kink_signature(const void *impl)
+{
+    const lifsnn *m = impl;
+    uint64_t h = m->kink_hash; /* a split call: every slice's, summed */
+    for (int r = 1; m->split_last && r < m->nrep; r++)
+        h += m->rep[r]->kink_hash * (uint64_t)(2 * r + 1);
+    return h;
+}
 
 static const real *lif_stem_output(const void *impl)
 {
     const lifsnn *m = impl;
-    return m->prepared ? m->x : NULL;
+    return m->prepared && !m->split_last ? m->x : NULL;
 }
 
 static const trev_variant variant = {
@@ -693,7 +878,7 @@ const real *lifsnn_site_spikes(const trev_model *tm, int s, int *C, int *HW)
         return NULL;
     const lifsnn *m = trev_variant_impl(tm);
     int kind, l = site_where(s, &kind);
-    if (!m->prepared || l < 0)
+    if (!m->prepared || m->split_last || l < 0)
         return NULL;
     const int *Ch = m->cfg.channels;
     if (l == TREV_LEVELS) {
@@ -717,5 +902,5 @@ const real *lifsnn_step_logits(const trev_model *tm)
     if (trev_cfg(tm)->model != TREV_MODEL_LIF)
         return NULL;
     const lifsnn *m = trev_variant_impl(tm);
-    return m->prepared ? m->lt : NULL;
+    return m->prepared && !m->split_last ? m->lt : NULL;
 }

@@ -2,6 +2,9 @@
  * modelstep.h). */
 #include "modelstep.h"
 
+#include <omp.h>
+#include <string.h>
+
 sim_status modelstep_check_batch(sim_ctx *ctx, int prepared, int n)
 {
     if (!prepared)
@@ -39,3 +42,77 @@ void modelstep_record(trev_step *rec, size_t spikes, size_t total)
 }
 
 size_t modelstep_positions(int n, int R) { return (size_t)n * (size_t)R * (size_t)R; }
+
+int modelstep_split_of(int threads, int n)
+{
+    int R = threads < TREV_MAXREP ? threads : TREV_MAXREP;
+    return R >= 2 && n >= 2 * R ? R : 1;
+}
+
+void modelstep_slice(int n, int R, int r, int *cnt, int *off)
+{
+    *cnt = n / R + (r < n % R);
+    *off = r * (n / R) + (r < n % R ? r : n % R);
+}
+
+sim_status modelstep_run_slices(sim_ctx *ctx, double *team_sums, int n, int R,
+                                modelstep_slice_fn fn, void *arg)
+{
+    sim_team tm[TREV_MAXREP];
+    int started = 1;
+#pragma omp parallel num_threads(R)
+    {
+        if (omp_get_num_threads() != R) {
+#pragma omp atomic write
+            started = 0;
+        } else {
+            const int r = omp_get_thread_num();
+            int cnt, off;
+            modelstep_slice(n, R, r, &cnt, &off);
+            omp_set_num_threads(1);
+            sim_ctx c = *ctx; /* nothing in a slice allocates or fails */
+            c.threads = 1;
+            tm[r] = (sim_team){.size = R, .rank = r, .sums = team_sums, .cap = MODELSTEP_TEAM_CAP};
+            c.team = &tm[r];
+            fn(&c, r, off, cnt, arg);
+        }
+    }
+    if (!started)
+        return ctx_error(ctx, SIM_ENOMEM, "batch split: could not start %d threads", R);
+    return SIM_OK;
+}
+
+void modelstep_take_slice(real *dst, const real *images, int C_in, size_t SS, int n, int off,
+                          int cnt)
+{
+    for (int c = 0; c < C_in; c++)
+        memcpy(dst + (size_t)c * cnt * SS, images + ((size_t)c * n + off) * SS,
+               (size_t)cnt * SS * sizeof *dst);
+}
+
+void modelstep_merge_steps(trev_step *res, const trev_step *rr, int R)
+{
+    *res = rr[0];
+    for (int r = 1; r < R; r++) {
+        res->loss += rr[r].loss;
+        for (int i = 0; i < res->nheads; i++)
+            res->head_loss[i] += rr[r].head_loss[i];
+        for (int i = 0; i < res->nsites; i++) {
+            res->site_spikes[i] += rr[r].site_spikes[i];
+            res->site_total[i] += rr[r].site_total[i];
+        }
+        if (rr[r].max_rebuild_err > res->max_rebuild_err)
+            res->max_rebuild_err = rr[r].max_rebuild_err;
+    }
+}
+
+void modelstep_gather(real *out, const real *const *src, int n, int R, int rows)
+{
+    for (int r = 0; r < R; r++) {
+        int cnt, off;
+        modelstep_slice(n, R, r, &cnt, &off);
+        for (int i = 0; i < rows; i++)
+            memcpy(out + (size_t)i * n + off, src[r] + (size_t)i * cnt,
+                   (size_t)cnt * sizeof *out);
+    }
+}

@@ -22,6 +22,32 @@ sim_status modelstep_check_train(sim_ctx *ctx, const real *g, const int *labels 
 /* Append a site's spike count and size to rec (NULL, or full: ignored). */
 void modelstep_record(trev_step *rec, size_t spikes, size_t total);
 
+/* ---- batch split (trevsnn.c, lifsnn.c) ----
+ * With 2 or more threads a model cuts each batch into slices, one per
+ * thread, each run by a replica of the model (its own plan and gradients,
+ * the parameters shared); BN sums cross the slices through ctx->team. */
+/* Team sums per member: one BN layer's per-channel sums (batchnorm.c). */
+#define MODELSTEP_TEAM_CAP (2 * 2048 + 1)
+/* Slices for a batch of n with `threads` threads: one per thread (at most
+ * TREV_MAXREP) when each gets at least 2 images, else 1 (no split). */
+int modelstep_split_of(int threads, int n);
+/* Images of slice r of n cut into R: n/R, one more for the first n%R. */
+void modelstep_slice(int n, int R, int r, int *cnt, int *off);
+/* fn(ctx of the slice, r, off, cnt, arg) for r < R at once, one thread each,
+ * the threads a team over team_sums (R * MODELSTEP_TEAM_CAP). Inside, ctx
+ * has one thread and nested loops run on it; fn must not allocate or fail.
+ * SIM_ENOMEM when the R threads could not be started (fn then ran nowhere). */
+typedef void (*modelstep_slice_fn)(sim_ctx *ctx, int r, int off, int cnt, void *arg);
+sim_status modelstep_run_slices(sim_ctx *ctx, double *team_sums, int n, int R,
+                                modelstep_slice_fn fn, void *arg);
+/* Images off..off+cnt of the channel-major (C_in, n, SS) into dst (C_in, cnt, SS). */
+void modelstep_take_slice(real *dst, const real *images, int C_in, size_t SS, int n, int off,
+                          int cnt);
+/* The slices' records into res: sums, and the largest rebuild error. */
+void modelstep_merge_steps(trev_step *res, const trev_step *rr, int R);
+/* The slices' (rows, cnt_r) maps src[r] side by side into out (rows, n). */
+void modelstep_gather(real *out, const real *const *src, int n, int R, int rows);
+
 /* Positions of one timestep at resolution R for a batch of n: n R R. */
 size_t modelstep_positions(int n, int R);
 

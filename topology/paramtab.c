@@ -178,6 +178,21 @@ void paramtab_standardize_backward(paramtab *t, int threads)
     }
 }
 
+void paramtab_sum_grads(sim_ctx *ctx, paramtab *t, paramtab *const *others, int n)
+{
+    for (int a = 0; a < 2; a++) {
+        real *g = a ? t->gstd : t->g;
+        const size_t len = a ? t->nstd : t->nval;
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (size_t i = 0; i < len; i++) {
+            real v = g[i];
+            for (int r = 0; r < n; r++)
+                v += (a ? others[r]->gstd : others[r]->g)[i];
+            g[i] = v;
+        }
+    }
+}
+
 void paramtab_plan_bytes(const paramtab *t, size_t acts, size_t scr, size_t out[MEM_NROLES])
 {
     out[MEM_PARAMS] = t->nval * sizeof(real);

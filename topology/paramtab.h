@@ -73,6 +73,9 @@ void paramtab_standardize(paramtab *t, int threads);
 /* Map d(std) in gstd back into g of every WSConv weight and gain (+=). */
 void paramtab_standardize_backward(paramtab *t, int threads);
 
+/* t's gradients and standardized-weight gradients += those of the n
+ * tables in others (replicas of t, added in order). */
+void paramtab_sum_grads(sim_ctx *ctx, paramtab *t, paramtab *const *others, int n);
 /* Bytes per role of a plan with `acts` activation and `scr` scratch
  * elements: parameters, gradients, activations, and the arena plus the
  * standardized weights and their gradients as scratch. */

@@ -11,7 +11,6 @@
 #include <assert.h>
 #include <stdint.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,7 +96,7 @@ struct trev_model {
     struct trev_model *rep[TREV_MAXREP];
     real *img;                /* this replica's slice of the input images */
     real *gathered;           /* (T, K, capacity): the slices' logits */
-    double *team_sums;        /* (nrep, TEAM_CAP) */
+    double *team_sums;        /* (nrep, MODELSTEP_TEAM_CAP) */
     int split_last;           /* the last call ran split: trev_state is NULL */
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
@@ -623,24 +622,6 @@ static sim_status plan_sizes(sim_ctx *ctx, trev_model *m, int n, trev_mode mode,
     return SIM_OK;
 }
 
-/* Team sums per member: a BN layer's per-channel sums (topology/batchnorm.c). */
-#define TEAM_CAP (2 * 2048 + 1)
-
-/* Slices a batch of n is split into with `threads` threads: one per thread
- * when every slice gets at least 2 images, else 1 (no split). */
-static int split_of(int threads, int n)
-{
-    int R = threads < TREV_MAXREP ? threads : TREV_MAXREP;
-    return R >= 2 && n >= 2 * R ? R : 1;
-}
-
-/* Images of slice r of n cut into R: n/R, one more for the first n%R. */
-static void slice(int n, int R, int r, int *cnt, int *off)
-{
-    *cnt = n / R + (r < n % R);
-    *off = r * (n / R) + (r < n % R ? r : n % R);
-}
-
 /* Input elements per image. */
 static size_t image_elems(const trev_model *m)
 {
@@ -653,13 +634,13 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
     memset(out, 0, MEM_NROLES * sizeof *out);
     if (m->var)
         return m->var->plan_bytes(ctx, m->impl, n, out);
-    const int R = split_of(ctx->threads, n);
+    const int R = modelstep_split_of(ctx->threads, n);
     size_t acts = 0, scr = 0;
     for (int r = 0; r < R; r++) {
         all_shapes sh;
         size_t a, sc;
         int cnt, off;
-        slice(n, R, r, &cnt, &off);
+        modelstep_slice(n, R, r, &cnt, &off);
         trev_model tmp = *m;
         sim_status st = plan_sizes(ctx, &tmp, cnt, mode, &a, &sc, &sh);
         if (st != SIM_OK)
@@ -673,7 +654,7 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
         out[MEM_GRADS] += (size_t)(R - 1) * m->pt.nval * sizeof(real);
         out[MEM_SCRATCH] += ((size_t)(R - 1) * m->pt.nstd + (size_t)n * image_elems(m) +
                              (size_t)m->cfg.T * m->cfg.classes * n) * sizeof(real) +
-                            (size_t)R * TEAM_CAP * sizeof(double);
+                            (size_t)R * MODELSTEP_TEAM_CAP * sizeof(double);
     }
     return SIM_OK;
 }
@@ -719,9 +700,9 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
     free_plan(ctx, m);
     if (n < 1)
         return ctx_error(ctx, SIM_EINVAL, "batch size %d, expected >= 1", n);
-    const int R = split_of(ctx->threads, n);
+    const int R = modelstep_split_of(ctx->threads, n);
     int cnt, off;
-    slice(n, R, 0, &cnt, &off);
+    modelstep_slice(n, R, 0, &cnt, &off);
     sim_status st = prepare_one(ctx, m, cnt, mode);
     for (int r = 1; r < R && st == SIM_OK; r++) {
         /* a replica: the model's parameters and tables, its own gradients and plan */
@@ -746,7 +727,7 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
                 break;
             }
         }
-        slice(n, R, r, &cnt, &off);
+        modelstep_slice(n, R, r, &cnt, &off);
         st = prepare_one(ctx, q, cnt, mode);
     }
     if (st == SIM_OK && R > 1) {
@@ -759,7 +740,7 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
         }
         m->gathered = mem_calloc(ctx, MEM_SCRATCH, (size_t)m->cfg.T * m->cfg.classes * n,
                                  sizeof(real));
-        m->team_sums = mem_calloc(ctx, MEM_SCRATCH, (size_t)R * TEAM_CAP, sizeof(double));
+        m->team_sums = mem_calloc(ctx, MEM_SCRATCH, (size_t)R * MODELSTEP_TEAM_CAP, sizeof(double));
         if (!m->gathered || !m->team_sums)
             st = SIM_ENOMEM;
         m->capacity = n;
@@ -1222,95 +1203,54 @@ static sim_status use_slices(sim_ctx *ctx, trev_model *m, int n, int R)
         return use_batch(ctx, m, n);
     for (int r = 0; r < R && st == SIM_OK; r++) {
         int cnt, off;
-        slice(n, R, r, &cnt, &off);
+        modelstep_slice(n, R, r, &cnt, &off);
         st = use_batch(ctx, m->rep[r], cnt);
     }
     return st;
 }
 
-/* Copy slice off..off+cnt of the channel-major images (C_in, n, S, S) into
- * q->img. */
+/* Copy slice off..off+cnt of the images into q->img. */
 static void take_slice(trev_model *q, const real *images, int n, int off, int cnt)
 {
-    const size_t SS = (size_t)q->cfg.input_size * q->cfg.input_size;
-    for (int c = 0; c < q->cfg.in_channels; c++)
-        memcpy(q->img + (size_t)c * cnt * SS, images + ((size_t)c * n + off) * SS,
-               (size_t)cnt * SS * sizeof *q->img);
+    modelstep_take_slice(q->img, images, q->cfg.in_channels,
+                         (size_t)q->cfg.input_size * q->cfg.input_size, n, off, cnt);
 }
 
-/* Run fn on R slices of n at once, one thread each, the threads a team
- * for the BN sums. Inside, nested loops and BLAS run on one thread. */
+typedef struct {
+    trev_model *m;
+    slice_fn fn;
+    void *arg;
+} slice_call;
+
+static void call_slice(sim_ctx *ctx, int r, int off, int cnt, void *arg)
+{
+    slice_call *c = arg;
+    c->fn(ctx, c->m->rep[r], r, off, cnt, c->arg);
+}
+
+/* fn on R slices of n at once, replica r on thread r (modelstep_run_slices). */
 static sim_status run_slices(sim_ctx *ctx, trev_model *m, int n, int R, slice_fn fn, void *arg)
 {
-    sim_team tm[TREV_MAXREP];
-    int started = 1;
-#pragma omp parallel num_threads(R)
-    {
-        if (omp_get_num_threads() != R) {
-#pragma omp atomic write
-            started = 0;
-        } else {
-            const int r = omp_get_thread_num();
-            int cnt, off;
-            slice(n, R, r, &cnt, &off);
-            omp_set_num_threads(1);
-            sim_ctx c = *ctx; /* nothing in a slice allocates or fails */
-            c.threads = 1;
-            tm[r] = (sim_team){.size = R, .rank = r, .sums = m->team_sums, .cap = TEAM_CAP};
-            c.team = &tm[r];
-            fn(&c, m->rep[r], r, off, cnt, arg);
-        }
-    }
-    if (!started)
-        return ctx_error(ctx, SIM_ENOMEM, "batch split: could not start %d threads", R);
-    return SIM_OK;
-}
-
-/* Sums, and the largest rebuild error, of the slices' records into res. */
-static void merge_steps(trev_step *res, const trev_step *rr, int R)
-{
-    *res = rr[0];
-    for (int r = 1; r < R; r++) {
-        res->loss += rr[r].loss;
-        for (int i = 0; i < res->nheads; i++)
-            res->head_loss[i] += rr[r].head_loss[i];
-        for (int i = 0; i < res->nsites; i++) {
-            res->site_spikes[i] += rr[r].site_spikes[i];
-            res->site_total[i] += rr[r].site_total[i];
-        }
-        if (rr[r].max_rebuild_err > res->max_rebuild_err)
-            res->max_rebuild_err = rr[r].max_rebuild_err;
-    }
+    slice_call c = {m, fn, arg};
+    return modelstep_run_slices(ctx, m->team_sums, n, R, call_slice, &c);
 }
 
 /* The slices' logits (nheads, K, cnt) into out (nheads, K, n). */
 static void gather_logits(const trev_model *m, int n, int R, int nheads, real *out)
 {
-    const int K = m->cfg.classes;
-    for (int r = 0; r < R; r++) {
-        int cnt, off;
-        slice(n, R, r, &cnt, &off);
-        const real *src = m->rep[r]->logits;
-        for (int i = 0; i < nheads * K; i++)
-            memcpy(out + (size_t)i * n + off, src + (size_t)i * cnt, (size_t)cnt * sizeof *out);
-    }
+    const real *src[TREV_MAXREP];
+    for (int r = 0; r < R; r++)
+        src[r] = m->rep[r]->logits;
+    modelstep_gather(out, src, n, R, nheads * m->cfg.classes);
 }
 
 /* m's gradients (and standardized-weight gradients) += the other replicas'. */
 static void sum_grads(sim_ctx *ctx, trev_model *m, int R)
 {
-    real *const gs[2] = {m->pt.g, m->pt.gstd};
-    const size_t ns[2] = {m->pt.nval, m->pt.nstd};
-    for (int a = 0; a < 2; a++) {
-        real *g = gs[a];
-#pragma omp parallel for num_threads(ctx->threads) schedule(static)
-        for (size_t i = 0; i < ns[a]; i++) {
-            real v = g[i];
-            for (int r = 1; r < R; r++)
-                v += (a ? m->rep[r]->pt.gstd : m->rep[r]->pt.g)[i];
-            g[i] = v;
-        }
-    }
+    paramtab *others[TREV_MAXREP];
+    for (int r = 1; r < R; r++)
+        others[r - 1] = &m->rep[r]->pt;
+    paramtab_sum_grads(ctx, &m->pt, others, R - 1);
 }
 
 typedef struct {
@@ -1362,7 +1302,7 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
         } else {
             st = run_slices(ctx, m, n, R, train_slice, &j);
             if (st == SIM_OK) {
-                merge_steps(res, j.rr, R);
+                modelstep_merge_steps(res, j.rr, R);
                 gather_logits(m, n, R, res->nheads, m->gathered);
                 res->logits = m->gathered;
                 sum_grads(ctx, m, R);
@@ -1518,7 +1458,7 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
         return st;
     gather_logits(m, n, R, m->cfg.inter_supv ? m->cfg.T : 1, logits);
     if (rec) {
-        merge_steps(rec, j.rr, R);
+        modelstep_merge_steps(rec, j.rr, R);
         rec->loss = 0;
     }
     return SIM_OK;
