@@ -18,6 +18,7 @@ int cmd_fail(const char *cmd, sim_ctx *ctx)
 static const cli_opt opts[] = {
     CLI_MODEL_OPTS,
     {"batch", "N", "batch size for the memory figures (default 64)"},
+    {"threads", "N", "training threads (default 1); 2 or more split the batch, one gradient copy each"},
     {"json", NULL, "print JSON"},
     {"help", NULL, "this text"},
     {NULL, NULL, NULL},
@@ -42,6 +43,12 @@ int cmd_info_parse(sim_ctx *ctx, int argc, char **argv, trev_config *cfg, long *
             continue;
         if (!strcmp(name, "batch") && cli_long(ctx, "batch", val, 1, 4096, batch) != SIM_OK)
             return -1;
+        if (!strcmp(name, "threads")) {
+            long t;
+            if (cli_long(ctx, "threads", val, 1, 256, &t) != SIM_OK)
+                return -1;
+            ctx_set_threads(ctx, (int)t); /* the memory plan depends on it */
+        }
         if (!strcmp(name, "json"))
             *json = 1;
         if (!strcmp(name, "help"))
@@ -60,7 +67,7 @@ int cmd_info(int argc, char **argv)
     trev_config cfg;
     int pr = cmd_info_parse(&ctx, argc, argv, &cfg, &batch, &json);
     if (pr > 0) {
-        cli_help(stdout, "sim info [--preset P] [--T N] [--batch N] [--json]",
+        cli_help(stdout, "sim info [--preset P] [--T N] [--batch N] [--threads N] [--json]",
                  "Parameter count, forward MACs per image and training memory per role\n"
                  "(reversible and plain mode) of a T-RevSNN configuration.",
                  opts);
@@ -83,8 +90,8 @@ int cmd_info(int argc, char **argv)
         char cj[2048];
         trev_config_json(&cfg, cj, sizeof cj);
         printf("{\"config\": %s, \"parameters\": %zu, \"macs_per_image\": %.0f, \"batch\": %ld, "
-               "\"precision\": \"%s\", \"memory\": {",
-               cj, params, macs, batch, REAL_NAME);
+               "\"threads\": %d, \"precision\": \"%s\", \"memory\": {",
+               cj, params, macs, batch, ctx.threads, REAL_NAME);
         for (int mode = 0; mode < 2; mode++) {
             size_t *b = mode ? plain : rev;
             printf("%s\"%s\": {", mode ? ", " : "", mode ? "plain" : "rev");
@@ -101,7 +108,8 @@ int cmd_info(int argc, char **argv)
                cfg.T, cfg.kernel, cfg.in_channels, cfg.input_size, cfg.input_size, cfg.classes);
         printf("parameters      %zu (learnable, all heads)\n", params);
         printf("forward MACs    %.0f per image (dense inference, all heads)\n", macs);
-        printf("training memory at batch %ld (%s):\n", batch, REAL_NAME);
+        printf("training memory at batch %ld (%s, %d thread%s):\n", batch, REAL_NAME, ctx.threads,
+               ctx.threads > 1 ? "s" : "");
         if (cfg.model == TREV_MODEL_LIF) {
             printf("  %-12s %16s\n", "role", "BPTT bytes");
             for (size_t r = 0; r < sizeof roles / sizeof *roles; r++)

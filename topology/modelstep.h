@@ -1,7 +1,7 @@
 /* modelstep.h - checks and bookkeeping that every model behind the trev_*
  * API (trevsnn.c, lifsnn.c) does per call: the batch against the prepared
- * plan, the labels against the classes, and one spike site's counts in a
- * trev_step record. */
+ * plan, the labels against the classes, one spike site's counts in a
+ * trev_step record, and the batch split over threads. */
 #ifndef TOPOLOGY_MODELSTEP_H
 #define TOPOLOGY_MODELSTEP_H
 

@@ -5,7 +5,11 @@
  * and its turn-on state is c = F + alpha * c_prev (model.md §2). The same
  * level_forward/level_backward pair serves both training modes; they differ
  * only in where a level's internals come from during backward: stored from
- * the forward (plain) or recomputed from rebuilt states (rev, model.md §3). */
+ * the forward (plain) or recomputed from rebuilt states (rev, model.md §3).
+ *
+ * With several threads each call splits its batch into one slice per
+ * thread, run by replicas of the model ("batch split" below); PW1's output
+ * is kept as spike and window bitmaps (block_buf). */
 #include "trevsnn.h"
 
 #include <assert.h>
