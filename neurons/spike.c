@@ -24,7 +24,8 @@ size_t spike_forward(real *out /* (n) */, const real *v /* (n) */, size_t n)
 size_t spike_forward_bias(real *out, real *v, const real *bias, int C, size_t M)
 {
     size_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+#pragma omp parallel for schedule(static) reduction(+ : count)                                   \
+    if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const real b = bias[c];
         real *x = v + (size_t)c * M, *o = out + (size_t)c * M;
@@ -100,7 +101,8 @@ size_t spike_bits_bias(uint64_t *s, uint64_t *w, const real *v, const real *bias
 {
     const size_t ld = spike_words(M);
     size_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
+#pragma omp parallel for schedule(static) reduction(+ : count)                                   \
+    if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const real *x = v + (size_t)c * M;
         uint64_t *sr = s + (size_t)c * ld, *wr = w + (size_t)c * ld;
@@ -128,7 +130,8 @@ void spike_backward_bits_set(real *dv, const real *ds, const uint64_t *w, int C,
 #ifdef __AVX512F__
             if (M - i >= BV_LANES) {
                 const bv_mask k = (bv_mask)(word >> (i % 64));
-                BV_STORE(d + i, first_lanes(BV_LANES), BV_MOVZ(k, BV_LOADZ(first_lanes(BV_LANES), g + i)));
+                const bv_mask all = first_lanes(BV_LANES);
+                BV_STORE(d + i, all, BV_MOVZ(k, BV_LOADZ(all, g + i)));
                 i += BV_LANES;
                 continue;
             }

@@ -18,7 +18,8 @@ int cmd_fail(const char *cmd, sim_ctx *ctx)
 static const cli_opt opts[] = {
     CLI_MODEL_OPTS,
     {"batch", "N", "batch size for the memory figures (default 64)"},
-    {"threads", "N", "training threads (default 1); 2 or more split the batch, one gradient copy each"},
+    {"threads", "N", "training threads (default 1); 2 or more split the batch, each with its "
+                     "own gradients"},
     {"json", NULL, "print JSON"},
     {"help", NULL, "this text"},
     {NULL, NULL, NULL},

@@ -192,7 +192,8 @@ static const cli_opt run_opts_tab[] = {
     {"range", "A:B", "run test images A..B-1"},
     {"trace", "OUT.h5", "write spikes, samples and counters (SONATA layout, see README)"},
     {"energy", "P", "energy constants: fp32 (default: 4.6 pJ/MAC, 0.9 pJ/AC), fp16, int8"},
-    {"threads", "N", "threads for the dense stem (default 1; the engine is sequential)"},
+    {"threads", "N", "threads for the stem and the dense path of --compare-dense (default 1; "
+                     "the engine is sequential)"},
     {"json", NULL, "print the results as JSON"},
     {"compare-dense", NULL, "also time the dense inference path on the same images (batch 1 and 64)"},
     {"quiet", NULL, "no progress output"},

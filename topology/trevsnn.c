@@ -1386,7 +1386,8 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
 
 const real *trev_state(const trev_model *m, int t, int l)
 {
-    if (m->var || !m->prepared || m->split_last || t < 0 || t >= m->cfg.T || l < 0 || l >= TREV_LEVELS)
+    if (m->var || !m->prepared || m->split_last || t < 0 || t >= m->cfg.T || l < 0 ||
+        l >= TREV_LEVELS)
         return NULL;
     if (m->mode == TREV_REV && t != m->cfg.T - 1)
         return NULL;

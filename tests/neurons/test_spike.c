@@ -83,7 +83,8 @@ static void test_bits(void)
         const int C = 3;
         const size_t M = Ms[t], n = C * M, ld = spike_words(M);
         real *v = calloc(n, sizeof *v), *y = calloc(n, sizeof *y), *s = calloc(n, sizeof *s);
-        real *ds = calloc(n, sizeof *ds), *dv = calloc(n, sizeof *dv), *ref = calloc(n, sizeof *ref);
+        real *ds = calloc(n, sizeof *ds), *dv = calloc(n, sizeof *dv);
+        real *ref = calloc(n, sizeof *ref);
         uint64_t *sb = calloc(C * ld, 8), *wb = calloc(C * ld, 8);
         real b[3] = {(real)0.25, 0, (real)-0.5};
         rng_fill_uniform(&ctx, RNG_AUX, v, n, -1, 2);

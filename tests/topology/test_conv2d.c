@@ -702,7 +702,8 @@ static void test_bits_input(void)
             real *o1 = xcalloc(c.nout, sizeof(real)), *o2 = xcalloc(c.nout, sizeof(real));
             real *i1 = xcalloc(c.nin, sizeof(real)), *i2 = xcalloc(c.nin, sizeof(real));
             real *w1 = xcalloc(c.nw, sizeof(real)), *w2 = xcalloc(c.nw, sizeof(real));
-            real *b1 = xcalloc((size_t)sh->Co, sizeof(real)), *b2 = xcalloc((size_t)sh->Co, sizeof(real));
+            real *b1 = xcalloc((size_t)sh->Co, sizeof(real));
+            real *b2 = xcalloc((size_t)sh->Co, sizeof(real));
             conv2d_forward(&ctx, o1, c.in, c.w, c.bias, c.scratch, sh);
             conv2d_forward_bits(&ctx, o2, bits, ones, c.w, c.bias, c.scratch, dense_buf, sh);
             conv2d_backward_set(&ctx, i1, w1, c.bias ? b1 : NULL, c.r, c.in, c.w, c.scratch, sh);

@@ -155,7 +155,8 @@ static void test_threads_invariance(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(g2);
         CU_ASSERT(fabs(l1 - l2) <= TOL(1e-12, 1e-5) * fabs(l1));
         CU_ASSERT(fabs(r1 - r2) <= 1e-6);
-        CHECK_CLOSE("logits", lg2, lg1, (size_t)c.classes * b.n, TOL(1e-10, 1e-4), TOL(1e-12, 1e-5));
+        CHECK_CLOSE("logits", lg2, lg1, (size_t)c.classes * b.n, TOL(1e-10, 1e-4),
+                    TOL(1e-12, 1e-5));
         CHECK_CLOSE("parameters and BN buffers", p2, p1, trev_nvalues(m), TOL(1e-12, 1e-5),
                     TOL(1e-14, 1e-6));
         const char *wname;

@@ -217,7 +217,8 @@ static void test_split_equals_whole(void)
             real *gk = harness_step_grads(&ctx, m, &b, md, &r);
             CU_ASSERT_PTR_NOT_NULL_FATAL(gk);
             CU_ASSERT_EQUAL(mem_current(&ctx, MEM_ACTS) - acts0, plan[MEM_ACTS]);
-            CU_ASSERT_EQUAL(mem_current(&ctx, MEM_GRADS) - grads0, plan[MEM_GRADS] - trev_nvalues(m) * sizeof(real));
+            CU_ASSERT_EQUAL(mem_current(&ctx, MEM_GRADS) - grads0,
+                            plan[MEM_GRADS] - trev_nvalues(m) * sizeof(real));
             g[k] = gk;
             loss[k] = r.loss;
             rebuild[k] = r.max_rebuild_err;
