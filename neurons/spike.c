@@ -55,6 +55,7 @@ typedef __mmask8 bv_mask;
 #define BV_CMP _mm512_mask_cmp_pd_mask
 #define BV_MOVZ _mm512_maskz_mov_pd
 #define BV_STORE _mm512_mask_storeu_pd
+#define BV_FMADD _mm512_fmadd_pd
 typedef __m512d bv_vec;
 #else
 #define BV_LANES 16
@@ -65,6 +66,7 @@ typedef __mmask16 bv_mask;
 #define BV_CMP _mm512_mask_cmp_ps_mask
 #define BV_MOVZ _mm512_maskz_mov_ps
 #define BV_STORE _mm512_mask_storeu_ps
+#define BV_FMADD _mm512_fmadd_ps
 typedef __m512 bv_vec;
 #endif
 static inline bv_mask first_lanes(size_t k)
@@ -195,4 +197,137 @@ size_t spike_forward_relaxed(real *out /* (n) */, const real *v /* (n) */, size_
         out[i] = x < SPIKE_CLIP_LO ? SPIKE_CLIP_LO : x > SPIKE_CLIP_HI ? SPIKE_CLIP_HI : x;
     }
     return count;
+}
+
+/* ---- 1x1 convs fused with a spike site ---- */
+
+#ifdef __AVX512F__
+/* A register block: FB_ROWS output rows by 64 positions. */
+#define FB_ROWS (BV_LANES == 16 ? 4 : 2)
+#define FB_VECS (64 / BV_LANES)
+
+/* acc = bias (or 0) + W X for rows o0.. of W and the positions p0.. (lane
+ * masks lm) of X (K, P); W's row o, column k is W[o * ldo + k * ldk]. The
+ * k-sum runs in order, one FMA per term. */
+static inline __attribute__((always_inline)) void
+pw_block(bv_vec acc[FB_ROWS][FB_VECS], const real *W, size_t ldo, size_t ldk, const real *X,
+         size_t P, size_t p0, const bv_mask *lm, int o0, int K, const real *bias)
+{
+    for (int r = 0; r < FB_ROWS; r++)
+        for (int v = 0; v < FB_VECS; v++)
+            acc[r][v] = BV_SET1(bias ? bias[o0 + r] : (real)0);
+    for (int k = 0; k < K; k++) {
+        const real *x = X + (size_t)k * P + p0;
+        bv_vec xv[FB_VECS];
+        for (int v = 0; v < FB_VECS; v++)
+            xv[v] = BV_LOADZ(lm[v], x + v * BV_LANES);
+        for (int r = 0; r < FB_ROWS; r++) {
+            const bv_vec wv = BV_SET1(W[(size_t)(o0 + r) * ldo + (size_t)k * ldk]);
+            for (int v = 0; v < FB_VECS; v++)
+                acc[r][v] = BV_FMADD(wv, xv[v], acc[r][v]);
+        }
+    }
+}
+
+static inline void block_masks(bv_mask lm[FB_VECS], size_t n)
+{
+    for (int v = 0; v < FB_VECS; v++)
+        lm[v] = first_lanes(n > (size_t)v * BV_LANES ? n - (size_t)v * BV_LANES : 0);
+}
+#endif
+
+int spike_pw_fused(int M, int K)
+{
+#ifdef __AVX512F__
+    return M % FB_ROWS == 0 && K >= 1 && K <= SPIKE_PW_KMAX;
+#else
+    (void)M, (void)K;
+    return 0;
+#endif
+}
+
+/* Below this many multiply-adds a fused kernel stays on the calling thread. */
+#define FUSED_PAR_MIN ((size_t)1 << 22)
+
+size_t spike_pw_bits(uint64_t *s, uint64_t *w, const real *W, const real *X, const real *bias,
+                     int M, int K, size_t P)
+{
+    const size_t ld = spike_words(P);
+    size_t count = 0;
+#ifdef __AVX512F__
+    const bv_vec half = BV_SET1(SPIKE_THRESHOLD), lo = BV_SET1(SPIKE_CLIP_LO),
+                 hi = BV_SET1(SPIKE_CLIP_HI);
+#pragma omp parallel for schedule(static) reduction(+ : count)                                   \
+    if ((size_t)M * K * P >= FUSED_PAR_MIN)
+    for (size_t q = 0; q < ld; q++) {
+        const size_t p0 = q * 64;
+        bv_mask lm[FB_VECS];
+        block_masks(lm, P - p0 < 64 ? P - p0 : 64);
+        for (int o0 = 0; o0 < M; o0 += FB_ROWS) {
+            bv_vec acc[FB_ROWS][FB_VECS];
+            pw_block(acc, W, (size_t)K, 1, X, P, p0, lm, o0, K, bias);
+            for (int r = 0; r < FB_ROWS; r++) {
+                uint64_t sb = 0, wb = 0;
+                for (int v = 0; v < FB_VECS; v++) {
+                    const bv_vec y = acc[r][v];
+                    sb |= (uint64_t)BV_CMP(lm[v], y, half, _CMP_GE_OQ) << (v * BV_LANES);
+                    wb |= (uint64_t)BV_CMP(BV_CMP(lm[v], y, lo, _CMP_GE_OQ), y, hi, _CMP_LE_OQ)
+                          << (v * BV_LANES);
+                }
+                s[(size_t)(o0 + r) * ld + q] = sb;
+                w[(size_t)(o0 + r) * ld + q] = wb;
+                count += (size_t)__builtin_popcountll(sb);
+            }
+        }
+    }
+#else
+    for (int o = 0; o < M; o++) /* reference loops (spike_pw_fused says 0 here) */
+        for (size_t q = 0; q < ld; q++) {
+            uint64_t sb = 0, wb = 0;
+            for (size_t j = 0; j < 64 && q * 64 + j < P; j++) {
+                real y = bias ? bias[o] : 0;
+                for (int k = 0; k < K; k++)
+                    y += W[(size_t)o * K + k] * X[(size_t)k * P + q * 64 + j];
+                sb |= (uint64_t)(y >= SPIKE_THRESHOLD) << j;
+                wb |= (uint64_t)(y >= SPIKE_CLIP_LO && y <= SPIKE_CLIP_HI) << j;
+            }
+            s[(size_t)o * ld + q] = sb;
+            w[(size_t)o * ld + q] = wb;
+            count += (size_t)__builtin_popcountll(sb);
+        }
+#endif
+    return count;
+}
+
+void spike_pwT_window(real *out, const real *W, const real *X, const uint64_t *win, int M, int K,
+                      size_t P)
+{
+    const size_t ld = spike_words(P);
+#ifdef __AVX512F__
+#pragma omp parallel for schedule(static) if ((size_t)M * K * P >= FUSED_PAR_MIN)
+    for (size_t q = 0; q < ld; q++) {
+        const size_t p0 = q * 64;
+        bv_mask lm[FB_VECS];
+        block_masks(lm, P - p0 < 64 ? P - p0 : 64);
+        for (int o0 = 0; o0 < M; o0 += FB_ROWS) {
+            bv_vec acc[FB_ROWS][FB_VECS];
+            pw_block(acc, W, 1, (size_t)M, X, P, p0, lm, o0, K, NULL);
+            for (int r = 0; r < FB_ROWS; r++) {
+                const uint64_t wb = win[(size_t)(o0 + r) * ld + q];
+                real *o = out + (size_t)(o0 + r) * P + p0;
+                for (int v = 0; v < FB_VECS; v++)
+                    BV_STORE(o + v * BV_LANES, lm[v],
+                             BV_MOVZ((bv_mask)(wb >> (v * BV_LANES)), acc[r][v]));
+            }
+        }
+    }
+#else
+    for (int o = 0; o < M; o++)
+        for (size_t p = 0; p < P; p++) {
+            real y = 0;
+            for (int k = 0; k < K; k++)
+                y += W[(size_t)k * M + o] * X[(size_t)k * P + p];
+            out[(size_t)o * P + p] = (win[(size_t)o * ld + p / 64] >> (p % 64)) & 1 ? y : 0;
+        }
+#endif
 }

@@ -1255,6 +1255,7 @@ void conv2d_backward_bits_set(sim_ctx *ctx, real *din, real *dw, real *dbias, co
     if (dbias)
         bias_backward(ctx, dbias, dout, s->Co, (int)P);
     sp_wgrad(ctx, dw, dout, in, 1, s->Co, s->Ci, P, scratch);
-    blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, s->Ci, (int)P, s->Co, 1, w, s->Ci, dout, (int)P, 0,
-                  din, (int)P);
+    if (din)
+        blas_gemm_par(ctx->threads, BLAS_T, BLAS_N, s->Ci, (int)P, s->Co, 1, w, s->Ci, dout,
+                      (int)P, 0, din, (int)P);
 }

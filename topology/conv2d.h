@@ -72,7 +72,7 @@ void conv2d_backward_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
 void conv2d_forward_bits(sim_ctx *ctx, real *out /* (Co, N, H, W) */, const uint64_t *in,
                          size_t ones, const real *w /* (Co, Ci) */, const real *bias /* or NULL */,
                          real *scratch, real *dense, const conv2d_shape *s);
-void conv2d_backward_bits_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) */,
+void conv2d_backward_bits_set(sim_ctx *ctx, real *din /* (Ci, N, H, W) or NULL */,
                               real *dw /* (Co, Ci) */, real *dbias /* (Co) or NULL */,
                               const real *dout /* (Co, N, H, W) */, const uint64_t *in, size_t ones,
                               const real *w /* (Co, Ci) */, real *scratch, real *dense,

@@ -885,7 +885,13 @@ static void level_forward(sim_ctx *ctx, trev_model *m, int t, int l, level_buf *
         spike_site(m, K->h, uin, CM, rec);
         conv2d_forward(ctx, K->d1, K->h, P(R->dw1.w), P(R->dw1.b), m->conv_scr, &S->dw);
         /* PW1's bias goes in with its spikes, one pass over p1 */
-        if (K->s1b) { /* p1 only in passing (G4a), spikes and window as bits */
+        if (K->s1b && spike_pw_fused(4 * C, C)) { /* p1 never written */
+            K->ones = spike_pw_bits(K->s1b, K->w1b, WHAT(R->pw1), K->d1, P(m->pt.ws[R->pw1].b),
+                                    4 * C, C, M);
+            modelstep_record(rec, K->ones, 4 * CM);
+            conv2d_forward_bits(ctx, K->p2, K->s1b, K->ones, WHAT(R->pw2),
+                                P(m->pt.ws[R->pw2].b), m->conv_scr, m->G4a, &S->pw2);
+        } else if (K->s1b) { /* p1 only in passing (G4a), spikes and window as bits */
             conv2d_forward(ctx, m->G4a, K->d1, WHAT(R->pw1), NULL, m->conv_scr, &S->pw1);
             K->ones = spike_bits_bias(K->s1b, K->w1b, m->G4a, P(m->pt.ws[R->pw1].b), 4 * C, M);
             modelstep_record(rec, K->ones, 4 * CM);
@@ -984,7 +990,11 @@ static void level_backward(sim_ctx *ctx, trev_model *m, int t, int l, const leve
         }
         conv2d_backward_set(ctx, m->G2, G(R->dw2.w), G(R->dw2.b), gd2, K->p2, P(R->dw2.w), scr,
                             &S->dw);
-        if (K->s1b) { /* G4b: the bits expanded, when PW2 takes the dense path */
+        if (K->s1b && spike_pw_fused(4 * C, C)) { /* the input gradient through the window */
+            conv2d_backward_bits_set(ctx, NULL, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2,
+                                     K->s1b, K->ones, WHAT(R->pw2), scr, m->G4b, &S->pw2);
+            spike_pwT_window(m->G4b, WHAT(R->pw2), m->G2, K->w1b, 4 * C, C, M);
+        } else if (K->s1b) { /* G4b: the bits expanded, when PW2 takes the dense path */
             conv2d_backward_bits_set(ctx, m->G4a, GWHAT(R->pw2), G(m->pt.ws[R->pw2].b), m->G2,
                                      K->s1b, K->ones, WHAT(R->pw2), scr, m->G4b, &S->pw2);
             spike_backward_bits_set(m->G4b, m->G4a, K->w1b, 4 * C, M);

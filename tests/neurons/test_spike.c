@@ -125,6 +125,70 @@ static void test_bits(void)
     ctx_free(&ctx);
 }
 
+/* The fused 1x1 conv + spike kernels against the plain sums: every spike
+ * and window bit of y = W X + b equals the reference's except where y lies
+ * within rounding of a threshold, and the windowed W^T X is close to the
+ * reference where the window is open and exactly 0 elsewhere; K up to
+ * SPIKE_PW_KMAX, P across word and lane tails. (On CPUs without the fused
+ * kernels the reference loops are checked.) */
+static void test_pw_fused(void)
+{
+    sim_ctx ctx;
+    harness_ctx(&ctx, 53);
+    const int Ks[] = {1, 16, 32, 128};
+    const size_t Ps[] = {1, 63, 64, 65, 1000};
+    for (size_t a = 0; a < sizeof Ks / sizeof *Ks; a++)
+        for (size_t b = 0; b < sizeof Ps / sizeof *Ps; b++) {
+            const int K = Ks[a], M = 8;
+            const size_t P = Ps[b], ld = spike_words(P);
+            real *W = calloc((size_t)M * K, sizeof *W), *X = calloc((size_t)K * P, sizeof *X);
+            real *bias = calloc(M, sizeof *bias), *out = calloc((size_t)M * P, sizeof *out);
+            double *y = calloc((size_t)M * P, sizeof *y), *z = calloc((size_t)M * P, sizeof *z);
+            uint64_t *sb = calloc((size_t)M * ld, 8), *wb = calloc((size_t)M * ld, 8);
+            rng_fill_normal(&ctx, RNG_AUX, W, (size_t)M * K, 1.0 / sqrt(K));
+            rng_fill_normal(&ctx, RNG_AUX, X, (size_t)K * P, 1);
+            rng_fill_normal(&ctx, RNG_AUX, bias, M, 0.5);
+            for (int o = 0; o < M; o++) /* y = W X + b; z = W^T X with W read as (K, M) */
+                for (size_t p = 0; p < P; p++) {
+                    double u = bias[o], v = 0;
+                    for (int k = 0; k < K; k++) {
+                        u += (double)W[(size_t)o * K + k] * X[(size_t)k * P + p];
+                        v += (double)W[(size_t)k * M + o] * X[(size_t)k * P + p];
+                    }
+                    y[(size_t)o * P + p] = u;
+                    z[(size_t)o * P + p] = v;
+                }
+            size_t ref = 0, bad = 0, badw = 0;
+            const size_t n = spike_pw_bits(sb, wb, W, X, bias, M, K, P);
+            const double tol = TOL(1e-12, 1e-4) * sqrt(K);
+            spike_pwT_window(out, W, X, wb, M, K, P);
+            for (int o = 0; o < M; o++)
+                for (size_t p = 0; p < P; p++) {
+                    const double u = y[(size_t)o * P + p];
+                    const int s = (int)(sb[(size_t)o * ld + p / 64] >> (p % 64)) & 1;
+                    const int w = (int)(wb[(size_t)o * ld + p / 64] >> (p % 64)) & 1;
+                    ref += u >= 0.5;
+                    bad += s != (u >= 0.5) && fabs(u - 0.5) > tol;
+                    bad += w != (u >= 0 && u <= 1) && fabs(u) > tol && fabs(u - 1) > tol;
+                    const double g = out[(size_t)o * P + p], e = w ? z[(size_t)o * P + p] : 0;
+                    badw += w ? fabs(g - e) > tol * (1 + fabs(e)) : g != 0;
+                }
+            CU_ASSERT_EQUAL(bad, 0);
+            CU_ASSERT_EQUAL(badw, 0);
+            CU_ASSERT((double)n >= (double)ref - (double)M * P * 0.001 - 1 &&
+                      (double)n <= (double)ref + (double)M * P * 0.001 + 1);
+            int pad = 0; /* bits past P stay 0 */
+            for (int o = 0; o < M && P % 64; o++)
+                pad |= (sb[(size_t)o * ld + ld - 1] | wb[(size_t)o * ld + ld - 1]) >> (P % 64) != 0;
+            CU_ASSERT(!pad);
+            if (bad || badw || pad)
+                fprintf(stderr, "\n  K %d P %zu: %zu bits and %zu gradients off\n", K, P, bad,
+                        badw);
+            free(W), free(X), free(bias), free(out), free(y), free(z), free(sb), free(wb);
+        }
+    ctx_free(&ctx);
+}
+
 typedef struct {
     real *v, *R;
     size_t n;
@@ -203,6 +267,7 @@ int main(void)
         {"clipped straight-through gradient", test_backward},
         {"bias and spikes in one pass", test_forward_bias},
         {"spikes and window as bitmaps", test_bits},
+        {"1x1 conv fused with spikes and window", test_pw_fused},
         {NULL, NULL},
     };
     return harness_run("spike", tests);
