@@ -100,7 +100,11 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
                            size_t out[MEM_NROLES]);
 
 /* Allocate the activation and scratch arenas for batches of up to n images
- * in `mode` (training) - frees a previous plan. */
+ * in `mode` (training) - frees a previous plan. With ctx->threads >= 2 (and
+ * at least 2 images per thread) every later call splits its batch into one
+ * slice per thread, each run by a replica with its own plan and gradients;
+ * BN statistics are still those of the whole batch, so results equal the
+ * one-thread ones up to rounding. */
 sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode);
 
 /* Results of one training step. */
@@ -142,7 +146,8 @@ void trev_set_relaxed_spikes(trev_model *m, int on);
 uint64_t trev_kink_signature(const trev_model *m);
 
 /* Turn-on states of the last training forward in plain mode: c_l^t,
- * channel-major (C_l, n, R_l, R_l); NULL in rev mode except t = T-1. */
+ * channel-major (C_l, n, R_l, R_l); NULL in rev mode except t = T-1, and
+ * NULL (as is the stem output) after a call that split its batch. */
 const real *trev_state(const trev_model *m, int t, int l);
 const real *trev_stem_output(const trev_model *m); /* x: (C0, n, R0, R0) */
 
