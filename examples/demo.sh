@@ -2,7 +2,7 @@
 # demo.sh - the main job on the built-in default, run by `make demo`:
 #
 #   1. what the fmnist preset costs (parameters, MACs, memory per role);
-#   2. train it on Fashion-MNIST for one epoch (about 4 minutes on 2 cores);
+#   2. train it on Fashion-MNIST for one epoch (about 2 minutes on 2 cores);
 #   3. run 200 test images through the event-driven engine with a trace;
 #   4. analyze the trace and the training log, write the plots;
 #   5. print where everything is and the headline numbers.
