@@ -1272,9 +1272,7 @@ typedef struct {
     const int *labels;
     int n;
     trev_step rr[TREV_MAXREP];
-    real *chk[TREV_MAXREP];
-    double loss[TREV_MAXREP];
-    real *logits; /* infer: (nheads, K, n) */
+    real *chk[TREV_MAXREP]; /* rev-mode diagnostics, or NULL */
 } slice_job;
 
 static void train_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
