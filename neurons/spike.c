@@ -119,52 +119,43 @@ size_t spike_bits_bias(uint64_t *s, uint64_t *w, const real *v, const real *bias
     return count;
 }
 
-void spike_backward_bits_set(real *dv, const real *ds, const uint64_t *w, int C, size_t M)
+/* out = src (ones when src is NULL) where the bit is set, else 0. Inlined
+ * with src a constant NULL or not, so the loop keeps no test of it. */
+static inline __attribute__((always_inline)) void select_bits(real *out, const real *src,
+                                                              const uint64_t *bits, int C,
+                                                              size_t M)
 {
     const size_t ld = spike_words(M);
 #pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
     for (int c = 0; c < C; c++) {
-        const real *g = ds + (size_t)c * M;
-        real *d = dv + (size_t)c * M;
-        const uint64_t *wr = w + (size_t)c * ld;
+        const real *g = src ? src + (size_t)c * M : NULL;
+        real *d = out + (size_t)c * M;
+        const uint64_t *br = bits + (size_t)c * ld;
         for (size_t i = 0; i < M;) {
-            const uint64_t word = wr[i / 64];
+            const uint64_t word = br[i / 64];
 #ifdef __AVX512F__
             if (M - i >= BV_LANES) {
                 const bv_mask k = (bv_mask)(word >> (i % 64));
                 const bv_mask all = first_lanes(BV_LANES);
-                BV_STORE(d + i, all, BV_MOVZ(k, BV_LOADZ(all, g + i)));
+                BV_STORE(d + i, all, BV_MOVZ(k, g ? BV_LOADZ(all, g + i) : BV_SET1(1)));
                 i += BV_LANES;
                 continue;
             }
 #endif
-            d[i] = (word >> (i % 64)) & 1 ? g[i] : (real)0;
+            d[i] = (word >> (i % 64)) & 1 ? (g ? g[i] : (real)1) : (real)0;
             i++;
         }
     }
 }
 
+void spike_backward_bits_set(real *dv, const real *ds, const uint64_t *w, int C, size_t M)
+{
+    select_bits(dv, ds, w, C, M);
+}
+
 void spike_bits_expand(real *out, const uint64_t *s, int C, size_t M)
 {
-    const size_t ld = spike_words(M);
-#pragma omp parallel for schedule(static) if ((size_t)C * M >= ELEMENTWISE_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        real *o = out + (size_t)c * M;
-        const uint64_t *sr = s + (size_t)c * ld;
-        for (size_t i = 0; i < M;) {
-            const uint64_t word = sr[i / 64];
-#ifdef __AVX512F__
-            if (M - i >= BV_LANES) {
-                const bv_mask k = (bv_mask)(word >> (i % 64));
-                BV_STORE(o + i, first_lanes(BV_LANES), BV_MOVZ(k, BV_SET1(1)));
-                i += BV_LANES;
-                continue;
-            }
-#endif
-            o[i] = (real)((word >> (i % 64)) & 1);
-            i++;
-        }
-    }
+    select_bits(out, NULL, s, C, M);
 }
 
 static void backward(real *dv, const real *ds, const real *v, size_t n, int add)

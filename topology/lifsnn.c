@@ -85,10 +85,8 @@ typedef struct lifsnn {
 
     /* batch split (topology/modelstep.h), as in trevsnn.c: rep[0] is this
      * model, the others share its parameters and standardized weights */
-    int nrep, capacity, split_last;
+    modelstep_split sp; /* gathered: (K, capacity) logits */
     struct lifsnn *rep[TREV_MAXREP];
-    real *img, *gathered; /* this replica's input slice; (K, capacity) logits */
-    double *team_sums;
 } lifsnn;
 
 #define P(off) (m->pt.p + (off))
@@ -135,22 +133,17 @@ static void build_table(paramtab_builder *b, lifsnn *m)
 /* Frees the plan and the other replicas. */
 static void lif_free_plan(sim_ctx *ctx, lifsnn *m)
 {
-    for (int r = 1; r < m->nrep; r++) {
+    for (int r = 1; r < m->sp.nrep; r++) {
         lifsnn *q = m->rep[r];
         lif_free_plan(ctx, q);
-        mem_free(ctx, q->pt.g);
-        mem_free(ctx, q->pt.gstd);
+        paramtab_free_own_grads(ctx, &q->pt);
         mem_free(ctx, q);
     }
     mem_free(ctx, m->acts);
     mem_free(ctx, m->scr);
-    mem_free(ctx, m->img);
-    mem_free(ctx, m->gathered);
-    mem_free(ctx, m->team_sums);
-    m->acts = m->scr = m->img = m->gathered = NULL;
-    m->team_sums = NULL;
-    m->prepared = m->capacity = m->split_last = 0;
-    m->nrep = 1;
+    m->acts = m->scr = NULL;
+    m->prepared = 0;
+    modelstep_split_free(ctx, &m->sp);
     m->rep[0] = m;
 }
 
@@ -172,7 +165,7 @@ static sim_status lif_create(sim_ctx *ctx, void **impl, const trev_config *cfg, 
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
-    m->nrep = 1;
+    modelstep_split_init(&m->sp);
     m->rep[0] = m;
     stem_resolutions(cfg, &m->S1, m->R);
     paramtab_builder b = {ctx, &m->pt, SIM_OK};
@@ -338,12 +331,7 @@ static sim_status lif_plan_bytes(sim_ctx *ctx, const void *impl, int n, size_t o
         scr += sc;
     }
     paramtab_plan_bytes(&m->pt, acts, scr, out); /* as trevsnn.c counts it */
-    if (R > 1) { /* the replicas' gradients, input slices, gathered logits, team sums */
-        out[MEM_GRADS] += (size_t)(R - 1) * m->pt.nval * sizeof(real);
-        out[MEM_SCRATCH] += ((size_t)(R - 1) * m->pt.nstd + (size_t)n * image_elems(m) +
-                             (size_t)m->cfg.classes * n) * sizeof(real) +
-                            (size_t)R * MODELSTEP_TEAM_CAP * sizeof(double);
-    }
+    modelstep_split_bytes(R, n, &m->pt, image_elems(m), (size_t)m->cfg.classes, out);
     return SIM_OK;
 }
 
@@ -365,7 +353,7 @@ static sim_status prepare_one(sim_ctx *ctx, lifsnn *m, int n)
     layout(m, &sh, n, &A, &S);
     m->sh = sh;
     m->n = n;
-    m->prepared = m->capacity = n;
+    m->prepared = m->sp.capacity = n;
     return SIM_OK;
 }
 
@@ -386,38 +374,17 @@ static sim_status lif_prepare(sim_ctx *ctx, void *impl, int n)
             break;
         }
         *q = *m; /* the parameters and tables; its own gradients and plan */
-        q->acts = q->scr = q->img = q->gathered = NULL;
-        q->team_sums = NULL;
-        q->nrep = 1;
+        q->acts = q->scr = NULL;
+        modelstep_split_init(&q->sp);
         q->rep[0] = q;
-        q->pt.g = q->pt.gstd = NULL;
-        m->rep[m->nrep++] = q;
-        if (m->pt.g) {
-            q->pt.g = mem_calloc(ctx, MEM_GRADS, m->pt.nval, sizeof(real));
-            q->pt.gstd = mem_calloc(ctx, MEM_SCRATCH, m->pt.nstd, sizeof(real));
-            if (!q->pt.g || !q->pt.gstd) {
-                st = SIM_ENOMEM;
-                break;
-            }
-        }
+        m->rep[m->sp.nrep++] = q;
+        st = paramtab_own_grads(ctx, &q->pt);
         modelstep_slice(n, R, r, &cnt, &off);
-        st = prepare_one(ctx, q, cnt);
+        if (st == SIM_OK)
+            st = prepare_one(ctx, q, cnt);
     }
-    if (st == SIM_OK && R > 1) {
-        for (int r = 0; r < R && st == SIM_OK; r++) {
-            lifsnn *q = m->rep[r];
-            q->img = mem_calloc(ctx, MEM_SCRATCH, (size_t)q->prepared * image_elems(m),
-                                sizeof(real));
-            if (!q->img)
-                st = SIM_ENOMEM;
-        }
-        m->gathered = mem_calloc(ctx, MEM_SCRATCH, (size_t)m->cfg.classes * n, sizeof(real));
-        m->team_sums =
-            mem_calloc(ctx, MEM_SCRATCH, (size_t)R * MODELSTEP_TEAM_CAP, sizeof(double));
-        if (!m->gathered || !m->team_sums)
-            st = SIM_ENOMEM;
-        m->capacity = n;
-    }
+    if (st == SIM_OK && R > 1)
+        st = modelstep_split_alloc(ctx, &m->sp, n, R, image_elems(m), (size_t)m->cfg.classes);
     if (st != SIM_OK)
         lif_free_plan(ctx, m);
     return st;
@@ -656,8 +623,8 @@ static void backward(sim_ctx *ctx, lifsnn *m, const real *images, const int *lab
  * every replica's shapes set for its slice. */
 static sim_status use_slices(sim_ctx *ctx, lifsnn *m, int n, int *R)
 {
-    *R = n < m->nrep ? n : m->nrep;
-    sim_status st = modelstep_check_batch(ctx, m->capacity, n);
+    *R = n < m->sp.nrep ? n : m->sp.nrep;
+    sim_status st = modelstep_check_batch(ctx, m->sp.capacity, n);
     if (*R == 1 && st == SIM_OK)
         return use_batch(ctx, m, n);
     for (int r = 0; r < *R && st == SIM_OK; r++) {
@@ -671,7 +638,6 @@ static sim_status use_slices(sim_ctx *ctx, lifsnn *m, int n, int *R)
 typedef struct {
     lifsnn *m;
     int kind; /* 0 train, 1 loss, 2 infer */
-    const real *images;
     const int *labels;
     int n;
     trev_step rr[TREV_MAXREP];
@@ -696,17 +662,13 @@ static void slice_step(sim_ctx *ctx, lifsnn *m, int kind, const real *images, co
         backward(ctx, m, images, labels, share);
 }
 
-static void lif_slice(sim_ctx *ctx, int r, int off, int cnt, void *arg)
+static void lif_slice(sim_ctx *ctx, int r, int off, int cnt, const real *img, void *arg)
 {
     lif_job *j = arg;
     lifsnn *q = j->m->rep[r];
-    modelstep_take_slice(q->img, j->images, q->cfg.in_channels,
-                         (size_t)q->cfg.input_size * q->cfg.input_size, j->n, off, cnt);
-    if (r && j->kind == 0) {
-        memset(q->pt.g, 0, q->pt.nval * sizeof *q->pt.g);
-        memset(q->pt.gstd, 0, q->pt.nstd * sizeof *q->pt.gstd);
-    }
-    slice_step(ctx, q, j->kind, q->img, j->labels ? j->labels + off : NULL, (double)cnt / j->n,
+    if (r && j->kind == 0)
+        paramtab_clear_grads(&q->pt);
+    slice_step(ctx, q, j->kind, img, j->labels ? j->labels + off : NULL, (double)cnt / j->n,
                r == 0, &j->rr[r]);
 }
 
@@ -727,20 +689,22 @@ static sim_status run(sim_ctx *ctx, lifsnn *m, int kind, const real *images, con
     paramtab_standardize(&m->pt, ctx->threads);
     if (kind == 0)
         zero(m->pt.gstd, m->pt.nstd);
-    m->split_last = R > 1;
+    m->sp.last = R > 1;
     if (R == 1) {
         slice_step(ctx, m, kind, images, labels, 1.0, 1, res);
     } else {
-        lif_job j = {.m = m, .kind = kind, .images = images, .labels = labels, .n = n};
-        st = modelstep_run_slices(ctx, m->team_sums, n, R, lif_slice, &j);
+        lif_job j = {.m = m, .kind = kind, .labels = labels, .n = n};
+        st = modelstep_run_slices(ctx, &m->sp, images, m->cfg.in_channels,
+                                  (size_t)m->cfg.input_size * m->cfg.input_size, n, R, lif_slice,
+                                  &j);
         if (st != SIM_OK)
             return st;
         modelstep_merge_steps(res, j.rr, R);
         const real *src[TREV_MAXREP];
         for (int r = 0; r < R; r++)
             src[r] = m->rep[r]->logits;
-        modelstep_gather(m->gathered, src, n, R, m->cfg.classes);
-        res->logits = m->gathered;
+        modelstep_gather(m->sp.gathered, src, n, R, m->cfg.classes);
+        res->logits = m->sp.gathered;
         if (kind == 0) {
             paramtab *others[TREV_MAXREP];
             for (int r = 1; r < R; r++)
@@ -803,7 +767,7 @@ static double lif_macs_per_image(const void *impl)
 static void lif_set_relaxed(void *impl, int on)
 {
     lifsnn *m = impl;
-    for (int r = 0; r < m->nrep; r++)
+    for (int r = 0; r < m->sp.nrep; r++)
         m->rep[r]->relaxed = on;
 }
 
@@ -811,7 +775,7 @@ static uint64_t lif_kink_signature(const void *impl)
 {
     const lifsnn *m = impl;
     uint64_t h = m->kink_hash; /* a split call: every slice's, summed */
-    for (int r = 1; m->split_last && r < m->nrep; r++)
+    for (int r = 1; m->sp.last && r < m->sp.nrep; r++)
         h += m->rep[r]->kink_hash * (uint64_t)(2 * r + 1);
     return h;
 }
@@ -819,7 +783,7 @@ static uint64_t lif_kink_signature(const void *impl)
 static const real *lif_stem_output(const void *impl)
 {
     const lifsnn *m = impl;
-    return m->prepared && !m->split_last ? m->x : NULL;
+    return m->prepared && !m->sp.last ? m->x : NULL;
 }
 
 static const trev_variant variant = {
@@ -878,7 +842,7 @@ const real *lifsnn_site_spikes(const trev_model *tm, int s, int *C, int *HW)
         return NULL;
     const lifsnn *m = trev_variant_impl(tm);
     int kind, l = site_where(s, &kind);
-    if (!m->prepared || m->split_last || l < 0)
+    if (!m->prepared || m->sp.last || l < 0)
         return NULL;
     const int *Ch = m->cfg.channels;
     if (l == TREV_LEVELS) {
@@ -902,5 +866,5 @@ const real *lifsnn_step_logits(const trev_model *tm)
     if (trev_cfg(tm)->model != TREV_MODEL_LIF)
         return NULL;
     const lifsnn *m = trev_variant_impl(tm);
-    return m->prepared && !m->split_last ? m->lt : NULL;
+    return m->prepared && !m->sp.last ? m->lt : NULL;
 }

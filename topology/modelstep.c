@@ -55,8 +55,59 @@ void modelstep_slice(int n, int R, int r, int *cnt, int *off)
     *off = r * (n / R) + (r < n % R ? r : n % R);
 }
 
-sim_status modelstep_run_slices(sim_ctx *ctx, double *team_sums, int n, int R,
-                                modelstep_slice_fn fn, void *arg)
+void modelstep_split_init(modelstep_split *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->nrep = 1;
+}
+
+void modelstep_split_bytes(int R, int n, const paramtab *pt, size_t image_elems, size_t rows,
+                           size_t out[MEM_NROLES])
+{
+    if (R < 2)
+        return;
+    out[MEM_GRADS] += (size_t)(R - 1) * pt->nval * sizeof(real);
+    out[MEM_SCRATCH] += ((size_t)(R - 1) * pt->nstd + (size_t)n * (image_elems + rows)) *
+                            sizeof(real) +
+                        (size_t)R * MODELSTEP_TEAM_CAP * sizeof(double);
+}
+
+sim_status modelstep_split_alloc(sim_ctx *ctx, modelstep_split *sp, int n, int R,
+                                 size_t image_elems, size_t rows)
+{
+    int ok = 1;
+    for (int r = 0; r < R; r++) {
+        int cnt, off;
+        modelstep_slice(n, R, r, &cnt, &off);
+        sp->img[r] = mem_calloc(ctx, MEM_SCRATCH, (size_t)cnt * image_elems, sizeof(real));
+        ok &= sp->img[r] != NULL;
+    }
+    sp->gathered = mem_calloc(ctx, MEM_SCRATCH, rows * (size_t)n, sizeof(real));
+    sp->team_sums = mem_calloc(ctx, MEM_SCRATCH, (size_t)R * MODELSTEP_TEAM_CAP, sizeof(double));
+    sp->capacity = n;
+    return ok && sp->gathered && sp->team_sums ? SIM_OK : SIM_ENOMEM;
+}
+
+void modelstep_split_free(sim_ctx *ctx, modelstep_split *sp)
+{
+    for (int r = 0; r < TREV_MAXREP; r++)
+        mem_free(ctx, sp->img[r]);
+    mem_free(ctx, sp->gathered);
+    mem_free(ctx, sp->team_sums);
+    modelstep_split_init(sp);
+}
+
+/* Images off..off+cnt of the channel-major (C_in, n, SS) into dst (C_in, cnt, SS). */
+static void take_slice(real *dst, const real *images, int C_in, size_t SS, int n, int off, int cnt)
+{
+    for (int c = 0; c < C_in; c++)
+        memcpy(dst + (size_t)c * cnt * SS, images + ((size_t)c * n + off) * SS,
+               (size_t)cnt * SS * sizeof *dst);
+}
+
+sim_status modelstep_run_slices(sim_ctx *ctx, const modelstep_split *sp, const real *images,
+                                int C_in, size_t SS, int n, int R, modelstep_slice_fn fn,
+                                void *arg)
 {
     sim_team tm[TREV_MAXREP];
     int started = 1;
@@ -72,22 +123,16 @@ sim_status modelstep_run_slices(sim_ctx *ctx, double *team_sums, int n, int R,
             omp_set_num_threads(1);
             sim_ctx c = *ctx; /* nothing in a slice allocates or fails */
             c.threads = 1;
-            tm[r] = (sim_team){.size = R, .rank = r, .sums = team_sums, .cap = MODELSTEP_TEAM_CAP};
+            tm[r] = (sim_team){
+                .size = R, .rank = r, .sums = sp->team_sums, .cap = MODELSTEP_TEAM_CAP};
             c.team = &tm[r];
-            fn(&c, r, off, cnt, arg);
+            take_slice(sp->img[r], images, C_in, SS, n, off, cnt);
+            fn(&c, r, off, cnt, sp->img[r], arg);
         }
     }
     if (!started)
         return ctx_error(ctx, SIM_ENOMEM, "batch split: could not start %d threads", R);
     return SIM_OK;
-}
-
-void modelstep_take_slice(real *dst, const real *images, int C_in, size_t SS, int n, int off,
-                          int cnt)
-{
-    for (int c = 0; c < C_in; c++)
-        memcpy(dst + (size_t)c * cnt * SS, images + ((size_t)c * n + off) * SS,
-               (size_t)cnt * SS * sizeof *dst);
 }
 
 void modelstep_merge_steps(trev_step *res, const trev_step *rr, int R)

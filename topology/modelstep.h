@@ -5,6 +5,7 @@
 #ifndef TOPOLOGY_MODELSTEP_H
 #define TOPOLOGY_MODELSTEP_H
 
+#include "topology/paramtab.h"
 #include "topology/trevsnn.h"
 
 /* SIM_EINVAL when nothing is prepared (prepared = 0), SIM_ERANGE when n is
@@ -33,16 +34,40 @@ void modelstep_record(trev_step *rec, size_t spikes, size_t total);
 int modelstep_split_of(int threads, int n);
 /* Images of slice r of n cut into R: n/R, one more for the first n%R. */
 void modelstep_slice(int n, int R, int r, int *cnt, int *off);
-/* fn(ctx of the slice, r, off, cnt, arg) for r < R at once, one thread each,
- * the threads a team over team_sums (R * MODELSTEP_TEAM_CAP). Inside, ctx
- * has one thread and nested loops run on it; fn must not allocate or fail.
- * SIM_ENOMEM when the R threads could not be started (fn then ran nowhere). */
-typedef void (*modelstep_slice_fn)(sim_ctx *ctx, int r, int off, int cnt, void *arg);
-sim_status modelstep_run_slices(sim_ctx *ctx, double *team_sums, int n, int R,
-                                modelstep_slice_fn fn, void *arg);
-/* Images off..off+cnt of the channel-major (C_in, n, SS) into dst (C_in, cnt, SS). */
-void modelstep_take_slice(real *dst, const real *images, int C_in, size_t SS, int n, int off,
-                          int cnt);
+/* What a model keeps for its split beside its replicas (which have the
+ * model's own type; replica 0 is the model itself). */
+typedef struct {
+    int nrep;                /* replicas made (1: no split) */
+    int capacity;            /* images a call may take */
+    int last;                /* the last call ran split */
+    real *img[TREV_MAXREP];  /* slice r of the input images */
+    real *gathered;          /* (rows, capacity): the slices' outputs side by side */
+    double *team_sums;       /* (R, MODELSTEP_TEAM_CAP) */
+} modelstep_split;
+/* No split: one replica. */
+void modelstep_split_init(modelstep_split *sp);
+/* Bytes a split of n images into R slices adds to the replicas' plans: R-1
+ * copies of pt's gradients and standardized-weight gradients, the input
+ * slices (image_elems reals per image), the gathered outputs (rows per
+ * image), the team sums. Nothing when R is 1. */
+void modelstep_split_bytes(int R, int n, const paramtab *pt, size_t image_elems, size_t rows,
+                           size_t out[MEM_NROLES]);
+/* Allocate those buffers (not the replicas) and set the capacity to n. */
+sim_status modelstep_split_alloc(sim_ctx *ctx, modelstep_split *sp, int n, int R,
+                                 size_t image_elems, size_t rows);
+/* Free them; back to modelstep_split_init (the caller frees its replicas first). */
+void modelstep_split_free(sim_ctx *ctx, modelstep_split *sp);
+/* fn(ctx of the slice, r, off, cnt, img, arg) for r < R at once, one thread
+ * each, after the slice's images (off..off+cnt of the channel-major images
+ * (C_in, n, SS)) are copied into img = sp->img[r]. The threads are a team
+ * over sp->team_sums; inside, ctx has one thread and nested loops run on it;
+ * fn must not allocate or fail. SIM_ENOMEM when the R threads could not be
+ * started (fn then ran nowhere). */
+typedef void (*modelstep_slice_fn)(sim_ctx *ctx, int r, int off, int cnt, const real *img,
+                                   void *arg);
+sim_status modelstep_run_slices(sim_ctx *ctx, const modelstep_split *sp, const real *images,
+                                int C_in, size_t SS, int n, int R, modelstep_slice_fn fn,
+                                void *arg);
 /* The slices' records into res: sums, and the largest rebuild error. */
 void modelstep_merge_steps(trev_step *res, const trev_step *rr, int R);
 /* The slices' (rows, cnt_r) maps src[r] side by side into out (rows, n). */

@@ -178,6 +178,30 @@ void paramtab_standardize_backward(paramtab *t, int threads)
     }
 }
 
+sim_status paramtab_own_grads(sim_ctx *ctx, paramtab *q)
+{
+    const int train = q->g != NULL;
+    q->g = q->gstd = NULL; /* never the shared ones */
+    if (!train)
+        return SIM_OK;
+    q->g = mem_calloc(ctx, MEM_GRADS, q->nval, sizeof(real));
+    q->gstd = mem_calloc(ctx, MEM_SCRATCH, q->nstd, sizeof(real));
+    return q->g && q->gstd ? SIM_OK : SIM_ENOMEM;
+}
+
+void paramtab_free_own_grads(sim_ctx *ctx, paramtab *q)
+{
+    mem_free(ctx, q->g);
+    mem_free(ctx, q->gstd);
+    q->g = q->gstd = NULL;
+}
+
+void paramtab_clear_grads(paramtab *q)
+{
+    memset(q->g, 0, q->nval * sizeof *q->g);
+    memset(q->gstd, 0, q->nstd * sizeof *q->gstd);
+}
+
 void paramtab_sum_grads(sim_ctx *ctx, paramtab *t, paramtab *const *others, int n)
 {
     for (int a = 0; a < 2; a++) {

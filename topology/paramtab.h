@@ -73,6 +73,13 @@ void paramtab_standardize(paramtab *t, int threads);
 /* Map d(std) in gstd back into g of every WSConv weight and gain (+=). */
 void paramtab_standardize_backward(paramtab *t, int threads);
 
+/* A replica's table q (a copy of a training table, sharing its arrays) gets
+ * its own gradients and standardized-weight gradients; a table without
+ * gradients keeps none. paramtab_free_own_grads undoes it (also after a
+ * failure); paramtab_clear_grads zeroes them. */
+sim_status paramtab_own_grads(sim_ctx *ctx, paramtab *q);
+void paramtab_free_own_grads(sim_ctx *ctx, paramtab *q);
+void paramtab_clear_grads(paramtab *q);
 /* t's gradients and standardized-weight gradients += those of the n
  * tables in others (replicas of t, added in order). */
 void paramtab_sum_grads(sim_ctx *ctx, paramtab *t, paramtab *const *others, int n);

@@ -96,12 +96,8 @@ struct trev_model {
      * its own plan for its slice; rep[0] is this model, the others share
      * its parameters, table and standardized weights and own their
      * gradients. Cross-slice sums (BN statistics) go through ctx->team. */
-    int nrep, capacity;       /* replicas (1: no split); images a call may take */
+    modelstep_split sp;       /* gathered: (T, K, capacity) logits */
     struct trev_model *rep[TREV_MAXREP];
-    real *img;                /* this replica's slice of the input images */
-    real *gathered;           /* (T, K, capacity): the slices' logits */
-    double *team_sums;        /* (nrep, MODELSTEP_TEAM_CAP) */
-    int split_last;           /* the last call ran split: trev_state is NULL */
     int relaxed;              /* test hook: clamp(v,0,1) instead of spikes */
     uint64_t kink_hash, kink_pos; /* relaxed mode: which side of 0 and 1 every input is */
 
@@ -314,7 +310,7 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
     if (!m)
         return SIM_ENOMEM;
     m->cfg = *cfg;
-    m->nrep = 1;
+    modelstep_split_init(&m->sp);
     m->rep[0] = m;
     stem_resolutions(cfg, &m->S1, m->R);
     if (cfg->model != TREV_MODEL_TREVSNN) {
@@ -352,26 +348,20 @@ sim_status trev_create(sim_ctx *ctx, trev_model **out, const trev_config *cfg, i
 /* Frees the plan and, in a split model, the other replicas. */
 static void free_plan(sim_ctx *ctx, trev_model *m)
 {
-    for (int r = 1; r < m->nrep; r++) {
+    for (int r = 1; r < m->sp.nrep; r++) {
         trev_model *q = m->rep[r];
         free_plan(ctx, q);
-        mem_free(ctx, q->pt.g);
-        mem_free(ctx, q->pt.gstd);
+        paramtab_free_own_grads(ctx, &q->pt);
         mem_free(ctx, q);
     }
     mem_free(ctx, m->acts);
     mem_free(ctx, m->scr);
     mem_free(ctx, m->buf);
-    mem_free(ctx, m->img);
-    mem_free(ctx, m->gathered);
-    mem_free(ctx, m->team_sums);
-    m->acts = m->scr = m->img = m->gathered = NULL;
+    m->acts = m->scr = NULL;
     m->buf = NULL;
-    m->team_sums = NULL;
-    m->prepared = m->capacity = 0;
-    m->nrep = 1;
+    m->prepared = 0;
+    modelstep_split_free(ctx, &m->sp);
     m->rep[0] = m;
-    m->split_last = 0;
 }
 
 void trev_destroy(sim_ctx *ctx, trev_model *m)
@@ -654,12 +644,7 @@ sim_status trev_plan_bytes(sim_ctx *ctx, const trev_model *m, int n, trev_mode m
     }
     /* standardized weights and their gradients are scratch too */
     paramtab_plan_bytes(&m->pt, acts, scr, out);
-    if (R > 1) { /* the replicas' gradients, input slices, gathered logits, team sums */
-        out[MEM_GRADS] += (size_t)(R - 1) * m->pt.nval * sizeof(real);
-        out[MEM_SCRATCH] += ((size_t)(R - 1) * m->pt.nstd + (size_t)n * image_elems(m) +
-                             (size_t)m->cfg.T * m->cfg.classes * n) * sizeof(real) +
-                            (size_t)R * MODELSTEP_TEAM_CAP * sizeof(double);
-    }
+    modelstep_split_bytes(R, n, &m->pt, image_elems(m), (size_t)m->cfg.T * m->cfg.classes, out);
     return SIM_OK;
 }
 
@@ -693,7 +678,7 @@ static sim_status prepare_one(sim_ctx *ctx, trev_model *m, int n, trev_mode mode
     layout(m, &sh, n, mode, &A, &S, m->buf);
     set_shapes(m, &sh, n);
     m->mode = mode;
-    m->prepared = m->capacity = n;
+    m->prepared = m->sp.capacity = n;
     return SIM_OK;
 }
 
@@ -716,39 +701,19 @@ sim_status trev_prepare(sim_ctx *ctx, trev_model *m, int n, trev_mode mode)
             break;
         }
         *q = *m;
-        q->acts = q->scr = q->img = q->gathered = NULL;
+        q->acts = q->scr = NULL;
         q->buf = NULL;
-        q->team_sums = NULL;
-        q->nrep = 1;
+        modelstep_split_init(&q->sp);
         q->rep[0] = q;
-        q->pt.g = q->pt.gstd = NULL;
-        m->rep[m->nrep++] = q;
-        if (m->pt.g) {
-            q->pt.g = mem_calloc(ctx, MEM_GRADS, m->pt.nval, sizeof(real));
-            q->pt.gstd = mem_calloc(ctx, MEM_SCRATCH, m->pt.nstd, sizeof(real));
-            if (!q->pt.g || !q->pt.gstd) {
-                st = SIM_ENOMEM;
-                break;
-            }
-        }
+        m->rep[m->sp.nrep++] = q;
+        st = paramtab_own_grads(ctx, &q->pt);
         modelstep_slice(n, R, r, &cnt, &off);
-        st = prepare_one(ctx, q, cnt, mode);
+        if (st == SIM_OK)
+            st = prepare_one(ctx, q, cnt, mode);
     }
-    if (st == SIM_OK && R > 1) {
-        for (int r = 0; r < R && st == SIM_OK; r++) {
-            trev_model *q = m->rep[r];
-            q->img = mem_calloc(ctx, MEM_SCRATCH, (size_t)q->prepared * image_elems(m),
-                                sizeof(real));
-            if (!q->img)
-                st = SIM_ENOMEM;
-        }
-        m->gathered = mem_calloc(ctx, MEM_SCRATCH, (size_t)m->cfg.T * m->cfg.classes * n,
-                                 sizeof(real));
-        m->team_sums = mem_calloc(ctx, MEM_SCRATCH, (size_t)R * MODELSTEP_TEAM_CAP, sizeof(double));
-        if (!m->gathered || !m->team_sums)
-            st = SIM_ENOMEM;
-        m->capacity = n;
-    }
+    if (st == SIM_OK && R > 1)
+        st = modelstep_split_alloc(ctx, &m->sp, n, R, image_elems(m),
+                                   (size_t)m->cfg.T * m->cfg.classes);
     if (st != SIM_OK)
         free_plan(ctx, m);
     return st;
@@ -1203,16 +1168,18 @@ static void train_one(sim_ctx *ctx, trev_model *m, const real *images, const int
 
 /* ============================= batch split ============================= */
 
-/* The work of one slice: replica q, slice r at images off..off+cnt. */
-typedef void (*slice_fn)(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg);
+/* The work of one slice: replica q, slice r at images off..off+cnt, which
+ * are in img. */
+typedef void (*slice_fn)(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, const real *img,
+                         void *arg);
 
 /* Slices a call of n images runs in (1: m alone, on all its threads). */
-static int slices_of(const trev_model *m, int n) { return n < m->nrep ? n : m->nrep; }
+static int slices_of(const trev_model *m, int n) { return n < m->sp.nrep ? n : m->sp.nrep; }
 
 /* Size every replica's plan for its slice of n (R slices). */
 static sim_status use_slices(sim_ctx *ctx, trev_model *m, int n, int R)
 {
-    sim_status st = modelstep_check_batch(ctx, m->capacity, n);
+    sim_status st = modelstep_check_batch(ctx, m->sp.capacity, n);
     if (R == 1 && st == SIM_OK)
         return use_batch(ctx, m, n);
     for (int r = 0; r < R && st == SIM_OK; r++) {
@@ -1223,30 +1190,27 @@ static sim_status use_slices(sim_ctx *ctx, trev_model *m, int n, int R)
     return st;
 }
 
-/* Copy slice off..off+cnt of the images into q->img. */
-static void take_slice(trev_model *q, const real *images, int n, int off, int cnt)
-{
-    modelstep_take_slice(q->img, images, q->cfg.in_channels,
-                         (size_t)q->cfg.input_size * q->cfg.input_size, n, off, cnt);
-}
-
 typedef struct {
     trev_model *m;
     slice_fn fn;
     void *arg;
 } slice_call;
 
-static void call_slice(sim_ctx *ctx, int r, int off, int cnt, void *arg)
+static void call_slice(sim_ctx *ctx, int r, int off, int cnt, const real *img, void *arg)
 {
     slice_call *c = arg;
-    c->fn(ctx, c->m->rep[r], r, off, cnt, c->arg);
+    c->fn(ctx, c->m->rep[r], r, off, cnt, img, c->arg);
 }
 
-/* fn on R slices of n at once, replica r on thread r (modelstep_run_slices). */
-static sim_status run_slices(sim_ctx *ctx, trev_model *m, int n, int R, slice_fn fn, void *arg)
+/* fn on R slices of the n images at once, replica r on thread r
+ * (modelstep_run_slices). */
+static sim_status run_slices(sim_ctx *ctx, trev_model *m, const real *images, int n, int R,
+                             slice_fn fn, void *arg)
 {
     slice_call c = {m, fn, arg};
-    return modelstep_run_slices(ctx, m->team_sums, n, R, call_slice, &c);
+    return modelstep_run_slices(ctx, &m->sp, images, m->cfg.in_channels,
+                                (size_t)m->cfg.input_size * m->cfg.input_size, n, R,
+                                call_slice, &c);
 }
 
 /* The slices' logits (nheads, K, cnt) into out (nheads, K, n). */
@@ -1275,15 +1239,13 @@ typedef struct {
     real *chk[TREV_MAXREP]; /* rev-mode diagnostics, or NULL */
 } slice_job;
 
-static void train_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+static void train_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, const real *img,
+                        void *arg)
 {
     slice_job *j = arg;
-    take_slice(q, j->images, j->n, off, cnt);
-    if (r) {
-        memset(q->pt.g, 0, q->pt.nval * sizeof *q->pt.g);
-        memset(q->pt.gstd, 0, q->pt.nstd * sizeof *q->pt.gstd);
-    }
-    train_one(ctx, q, q->img, j->labels + off, (double)cnt / j->n, r == 0, &j->rr[r], j->chk[r]);
+    if (r)
+        paramtab_clear_grads(&q->pt);
+    train_one(ctx, q, img, j->labels + off, (double)cnt / j->n, r == 0, &j->rr[r], j->chk[r]);
 }
 
 sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
@@ -1312,15 +1274,15 @@ sim_status trev_train_step(sim_ctx *ctx, trev_model *m, const real *images, cons
         if (R == 1) {
             train_one(ctx, m, images, labels, 1.0, 1, res, j.chk[0]);
         } else {
-            st = run_slices(ctx, m, n, R, train_slice, &j);
+            st = run_slices(ctx, m, images, n, R, train_slice, &j);
             if (st == SIM_OK) {
                 modelstep_merge_steps(res, j.rr, R);
-                gather_logits(m, n, R, res->nheads, m->gathered);
-                res->logits = m->gathered;
+                gather_logits(m, n, R, res->nheads, m->sp.gathered);
+                res->logits = m->sp.gathered;
                 sum_grads(ctx, m, R);
             }
         }
-        m->split_last = R > 1;
+        m->sp.last = R > 1;
         if (st == SIM_OK)
             paramtab_standardize_backward(&m->pt, ctx->threads);
     }
@@ -1334,13 +1296,13 @@ void trev_set_relaxed_spikes(trev_model *m, int on)
     /* relaxed spikes are not binary: the plan keeps PW1's output as reals
      * (level_carve), so a plan made the other way cannot be used */
     if (m->prepared && !m->relaxed != !on) {
-        for (int r = 0; r < m->nrep; r++)
+        for (int r = 0; r < m->sp.nrep; r++)
             m->rep[r]->prepared = 0;
-        m->capacity = 0;
+        m->sp.capacity = 0;
     }
     if (m->var)
         m->var->set_relaxed(m->impl, on);
-    for (int r = 0; r < m->nrep; r++)
+    for (int r = 0; r < m->sp.nrep; r++)
         m->rep[r]->relaxed = on;
     m->relaxed = on;
 }
@@ -1350,19 +1312,19 @@ uint64_t trev_kink_signature(const trev_model *m)
     if (m->var)
         return m->var->kink_signature(m->impl);
     uint64_t h = m->kink_hash; /* a split call: every slice's, summed */
-    for (int r = 1; m->split_last && r < m->nrep; r++)
+    for (int r = 1; m->sp.last && r < m->sp.nrep; r++)
         h += m->rep[r]->kink_hash * (uint64_t)(2 * r + 1);
     return h;
 }
 
 void *trev_variant_impl(const trev_model *m) { return m->impl; }
 
-static void loss_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+static void loss_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, const real *img,
+                       void *arg)
 {
     slice_job *j = arg;
-    take_slice(q, j->images, j->n, off, cnt);
     memset(&j->rr[r], 0, sizeof j->rr[r]);
-    train_forward(ctx, q, q->img, j->labels + off, (double)cnt / j->n, 0, &j->rr[r], NULL, NULL);
+    train_forward(ctx, q, img, j->labels + off, (double)cnt / j->n, 0, &j->rr[r], NULL, NULL);
 }
 
 sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, const int *labels,
@@ -1383,9 +1345,9 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
         memset(&j.rr[0], 0, sizeof j.rr[0]);
         train_forward(ctx, m, images, labels, 1.0, 0, &j.rr[0], NULL, NULL);
     } else {
-        st = run_slices(ctx, m, n, R, loss_slice, &j);
+        st = run_slices(ctx, m, images, n, R, loss_slice, &j);
     }
-    m->split_last = R > 1;
+    m->sp.last = R > 1;
     *loss = 0;
     for (int r = 0; r < R; r++)
         *loss += j.rr[r].loss;
@@ -1394,7 +1356,7 @@ sim_status trev_forward_loss(sim_ctx *ctx, trev_model *m, const real *images, co
 
 const real *trev_state(const trev_model *m, int t, int l)
 {
-    if (m->var || !m->prepared || m->split_last || t < 0 || t >= m->cfg.T || l < 0 ||
+    if (m->var || !m->prepared || m->sp.last || t < 0 || t >= m->cfg.T || l < 0 ||
         l >= TREV_LEVELS)
         return NULL;
     if (m->mode == TREV_REV && t != m->cfg.T - 1)
@@ -1406,7 +1368,7 @@ const real *trev_stem_output(const trev_model *m)
 {
     if (m->var)
         return m->var->stem_output(m->impl);
-    return m->prepared && !m->split_last ? m->x : NULL;
+    return m->prepared && !m->sp.last ? m->x : NULL;
 }
 
 sim_status trev_infer(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits)
@@ -1442,11 +1404,12 @@ static void infer_one(sim_ctx *ctx, trev_model *m, const real *images, real *log
     }
 }
 
-static void infer_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, void *arg)
+static void infer_slice(sim_ctx *ctx, trev_model *q, int r, int off, int cnt, const real *img,
+                        void *arg)
 {
     slice_job *j = arg;
-    take_slice(q, j->images, j->n, off, cnt);
-    infer_one(ctx, q, q->img, q->logits, &j->rr[r]);
+    (void)off, (void)cnt;
+    infer_one(ctx, q, img, q->logits, &j->rr[r]);
 }
 
 sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n, real *logits,
@@ -1460,13 +1423,13 @@ sim_status trev_infer_rec(sim_ctx *ctx, trev_model *m, const real *images, int n
         return st;
     clamp_alpha(m);
     paramtab_standardize(&m->pt, ctx->threads);
-    m->split_last = R > 1;
+    m->sp.last = R > 1;
     if (R == 1) {
         infer_one(ctx, m, images, logits, rec);
         return SIM_OK;
     }
     slice_job j = {.images = images, .n = n};
-    st = run_slices(ctx, m, n, R, infer_slice, &j);
+    st = run_slices(ctx, m, images, n, R, infer_slice, &j);
     if (st != SIM_OK)
         return st;
     gather_logits(m, n, R, m->cfg.inter_supv ? m->cfg.T : 1, logits);
